@@ -1,0 +1,188 @@
+"""The ``safemeet`` command: run a node, or call and answer from the terminal."""
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from typing import Any, Sequence
+
+from .core.numbers import NumberError, normalize
+
+DEFAULT_NODE = "http://127.0.0.1:8765"
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _node_default() -> str:
+    return os.environ.get("SAFEMEET_NODE") or DEFAULT_NODE
+
+
+def _peer_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--node", default=None, help=f"node URL (env SAFEMEET_NODE; default {DEFAULT_NODE})")
+    p.add_argument("--identity", default=None,
+                   help="identity key file (env SAFEMEET_IDENTITY; default ~/.config/safemeet/identity.json)")
+    p.add_argument("--json", action="store_true", help="print one JSON line per result")
+
+
+def _media_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-video", action="store_true", help="audio only")
+    p.add_argument("--media", metavar="FILE", help="send this media file instead of a test tone and pattern")
+    p.add_argument("--receive-only", action="store_true", help="send no media, only receive")
+    p.add_argument("--chat", action="append", default=[], metavar="TEXT",
+                   help="chat message to send once connected (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="safemeet", description="Private calls by nine-digit number.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log diagnostics to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run a node (signaling server and web app)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--data", default=None, help="data directory (default ./safemeet-data)")
+    serve.add_argument("--tls-cert", default=None, help="PEM certificate chain: serve HTTPS")
+    serve.add_argument("--tls-key", default=None, help="PEM private key for --tls-cert")
+
+    ident = sub.add_parser("id", help="make or load the identity, register it and print the number")
+    _peer_options(ident)
+
+    call = sub.add_parser("call", help="call a number")
+    call.add_argument("number")
+    _peer_options(call)
+    _media_options(call)
+    call.add_argument("--duration", type=float, default=10.0, help="seconds to stay connected (default 10)")
+    call.add_argument("--ring-timeout", type=float, default=30.0, help="seconds to ring before 'no answer'")
+
+    answer = sub.add_parser("answer", help="accept incoming calls")
+    _peer_options(answer)
+    _media_options(answer)
+    answer.add_argument("--count", type=int, default=1, help="calls to take before exiting (0: forever)")
+    answer.add_argument("--timeout", type=float, default=None, help="give up if no call arrives in S seconds")
+    return parser
+
+
+def _emit(args: argparse.Namespace, result: dict[str, Any], text: str) -> None:
+    print(json.dumps(result, ensure_ascii=False) if args.json else text, flush=True)
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> int:
+    print(f"safemeet: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+def _media(args: argparse.Namespace):
+    from .peer import MediaOptions
+
+    if args.receive_only:
+        return MediaOptions(source=None, video=not args.no_video)
+    return MediaOptions(video=not args.no_video, source=args.media or "synthetic")
+
+
+async def _cmd_id(args: argparse.Namespace) -> int:
+    from .peer import Peer
+
+    async with Peer(args.node, args.identity) as peer:
+        _emit(args, {"number": peer.number}, f"Your number: {peer.number}")
+    return 0
+
+
+def _summary_text(result: dict[str, Any]) -> str:
+    if not result["connected"]:
+        return f"{result['peer']}: {result.get('error') or result['reason']}"
+    chats = "".join(f"\n  chat: {text}" for text in result["chat_received"])
+    return (f"{result['peer']}: call ended ({result['ended_by']}), setup {result['setup_ms']} ms, "
+            f"{result['audio_frames_received']} audio / {result['video_frames_received']} video frames{chats}")
+
+
+async def _hold(call, chats: list[str], duration: float | None) -> None:
+    for text in chats:
+        await call.send_chat(text)
+    ended = asyncio.ensure_future(call.wait_ended())
+    try:
+        await asyncio.wait_for(asyncio.shield(ended), duration)
+    except asyncio.TimeoutError:
+        await call.hangup()
+    await ended
+
+
+async def _cmd_call(args: argparse.Namespace) -> int:
+    from .core.callstate import END_TEXT
+    from .peer import CallError, Peer
+
+    async with Peer(args.node, args.identity, media=_media(args), ring_timeout=args.ring_timeout) as peer:
+        call = await peer.call(args.number)
+        try:
+            await call.wait_connected()
+            await _hold(call, args.chat, args.duration)
+        except CallError:
+            pass
+        result = (await call.wait_ended()).to_json()
+    _emit(args, result, _summary_text(result))
+    if not result["connected"]:
+        return _fail(f"call to {args.number} failed: {END_TEXT[result['reason']]}")
+    return 0
+
+
+async def _cmd_answer(args: argparse.Namespace) -> int:
+    from .peer import CallError, Peer
+
+    taken = 0
+    async with Peer(args.node, args.identity, media=_media(args)) as peer:
+        if not args.json:
+            print(f"Waiting for calls on {peer.number}", flush=True)
+        while args.count == 0 or taken < args.count:
+            try:
+                call = await peer.next_incoming(args.timeout)
+            except asyncio.TimeoutError:
+                return _fail(f"no call arrived within {args.timeout:g} s")
+            taken += 1
+            try:
+                await call.accept()
+                await call.wait_connected()
+                await _hold(call, args.chat, None)
+            except CallError:
+                pass
+            result = (await call.wait_ended()).to_json()
+            result.pop("setup_ms", None)
+            _emit(args, result, _summary_text({**result, "setup_ms": "-"}))
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from .node.server import run_from_cli
+
+    return run_from_cli(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "serve":
+        return _cmd_serve(args)
+    args.node = args.node or _node_default()
+    if args.command == "call":
+        try:
+            args.number = normalize(args.number)
+        except NumberError as exc:
+            return _fail(f"{args.number!r} is not a valid number: {exc}", EXIT_USAGE)
+    commands = {"id": _cmd_id, "call": _cmd_call, "answer": _cmd_answer}
+    return asyncio.run(_run(commands[args.command], args))
+
+
+async def _run(command, args: argparse.Namespace) -> int:
+    from .peer import CallError, KeyFileError, NodeError
+
+    try:
+        return await command(args)
+    except (CallError, NodeError, KeyFileError) as exc:
+        return _fail(str(exc))
+    except ValueError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

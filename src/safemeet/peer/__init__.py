@@ -1,0 +1,29 @@
+"""The Python peer: an aiortc adapter around the sans-I/O core.
+
+    async with Peer("http://127.0.0.1:8765", "me.key") as peer:
+        call = await peer.call("123456786")
+        await call.wait_connected()
+        await call.send_chat("hello")
+        await call.hangup()
+"""
+
+from .call import Call, CallResult, ChatMessage, Connected, Ended
+from .errors import CallError, KeyFileError, NodeError, UnknownNumber
+from .keyfile import load_or_create_identity
+from .media import MediaOptions
+from .peer import Peer
+
+__all__ = [
+    "Call",
+    "CallError",
+    "CallResult",
+    "ChatMessage",
+    "Connected",
+    "Ended",
+    "KeyFileError",
+    "MediaOptions",
+    "NodeError",
+    "Peer",
+    "UnknownNumber",
+    "load_or_create_identity",
+]

@@ -1,0 +1,115 @@
+"""Media sources (synthetic tone and test pattern, a media file, or none) and counting sinks."""
+
+import asyncio
+import fractions
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from aiortc import MediaStreamTrack
+from aiortc.contrib.media import MediaPlayer
+from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
+from av import AudioFrame, VideoFrame
+
+AUDIO_RATE = 48_000
+AUDIO_PTIME = 0.020
+
+
+@dataclass(frozen=True)
+class MediaOptions:
+    """What a peer sends. ``source``: "synthetic" (tone + test pattern), a media file path, or None."""
+
+    audio: bool = True
+    video: bool = True
+    source: str | None = "synthetic"
+    width: int = 320
+    height: int = 240
+
+    def tracks(self) -> list[MediaStreamTrack]:
+        """Fresh tracks for one call (each call gets its own, stopped when the call ends)."""
+        if self.source is None:
+            return []
+        if self.source == "synthetic":
+            out: list[MediaStreamTrack] = []
+            if self.audio:
+                out.append(ToneTrack())
+            if self.video:
+                out.append(PatternTrack(self.width, self.height))
+            return out
+        player = MediaPlayer(self.source)
+        return [t for t in (player.audio if self.audio else None, player.video if self.video else None) if t]
+
+
+class ToneTrack(AudioStreamTrack):
+    """A 440 Hz sine tone, 48 kHz mono, 20 ms frames."""
+
+    def __init__(self, frequency: float = 440.0) -> None:
+        super().__init__()
+        self._samples = int(AUDIO_RATE * AUDIO_PTIME)
+        t = np.arange(AUDIO_RATE) / AUDIO_RATE
+        self._wave = (np.sin(2 * math.pi * frequency * t) * 8000).astype(np.int16)
+        self._pts = 0
+        self._start: float | None = None
+
+    async def recv(self) -> AudioFrame:
+        loop = asyncio.get_running_loop()
+        if self._start is None:
+            self._start = loop.time()
+        else:
+            await asyncio.sleep(max(0.0, self._start + self._pts / AUDIO_RATE - loop.time()))
+        offset = self._pts % AUDIO_RATE
+        chunk = np.roll(self._wave, -offset)[: self._samples]
+        frame = AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = AUDIO_RATE
+        frame.pts = self._pts
+        frame.time_base = fractions.Fraction(1, AUDIO_RATE)
+        self._pts += self._samples
+        return frame
+
+
+class PatternTrack(VideoStreamTrack):
+    """Moving colour bars, so a receiver can tell frames apart."""
+
+    def __init__(self, width: int = 320, height: int = 240) -> None:
+        super().__init__()
+        bars = np.array([[192, 192, 192], [192, 192, 0], [0, 192, 192], [0, 192, 0],
+                         [192, 0, 192], [192, 0, 0], [0, 0, 192], [16, 16, 16]], dtype=np.uint8)
+        row = np.repeat(bars, math.ceil(width / len(bars)), axis=0)[:width]
+        self._image = np.ascontiguousarray(np.broadcast_to(row, (height, width, 3)))
+        self._n = 0
+
+    async def recv(self) -> VideoFrame:
+        pts, time_base = await self.next_timestamp()
+        self._n += 1
+        frame = VideoFrame.from_ndarray(np.roll(self._image, self._n * 4, axis=1), format="rgb24")
+        frame.pts, frame.time_base = pts, time_base
+        return frame
+
+
+@dataclass
+class FrameCounts:
+    audio: int = 0
+    video: int = 0
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def consume(self, track: MediaStreamTrack) -> None:
+        """Count every frame the remote track delivers until it ends."""
+        self.tasks.append(asyncio.create_task(self._drain(track)))
+
+    async def _drain(self, track: MediaStreamTrack) -> None:
+        kind = track.kind
+        try:
+            while True:
+                await track.recv()
+                if kind == "audio":
+                    self.audio += 1
+                else:
+                    self.video += 1
+        except (MediaStreamError, asyncio.CancelledError):
+            pass
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks.clear()

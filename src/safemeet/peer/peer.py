@@ -1,0 +1,153 @@
+"""Peer: one identity connected to a node, placing and receiving 1:1 calls."""
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import AsyncIterator
+
+from ..core import envelope
+from ..core.envelope import EnvelopeError, ReplayGuard
+from ..core.identity import Identity, PublicKeys
+from ..core.numbers import normalize
+from .call import Call
+from .errors import NodeError
+from .keyfile import load_or_create_identity
+from .media import MediaOptions
+from .signaling import NodeClient
+
+log = logging.getLogger(__name__)
+
+RING_TIMEOUT_S = 30.0
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Peer:
+    """An identity on a node. Use as ``async with Peer(node_url, identity_path) as peer``."""
+
+    def __init__(self, node_url: str, identity: Identity | Path | str | None = None, *,
+                 media: MediaOptions | None = None, ring_timeout: float = RING_TIMEOUT_S) -> None:
+        self.identity = identity if isinstance(identity, Identity) else load_or_create_identity(identity)
+        self.media = media or MediaOptions()
+        self.ring_timeout = ring_timeout
+        self._node = NodeClient(node_url, self.identity, self._on_envelope)
+        self._calls: dict[str, Call] = {}
+        self._incoming: asyncio.Queue[Call] = asyncio.Queue()
+        self._inbox: asyncio.Queue[str] = asyncio.Queue(maxsize=1000)
+        self._worker: asyncio.Task[None] | None = None
+        self._guard = ReplayGuard()
+        self.number: str = ""
+
+    async def __aenter__(self) -> "Peer":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def start(self) -> str:
+        """Connect and register; returns our number."""
+        self.number = await self._node.connect()
+        self._worker = asyncio.create_task(self._work())
+        return self.number
+
+    async def close(self) -> None:
+        """Hang up every call, then leave the node."""
+        for call in list(self._calls.values()):
+            await call.hangup()
+        if self._worker:
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+        await self._node.close()
+        self._guard.clear()
+
+    async def lookup(self, number: str) -> PublicKeys:
+        return await self._node.lookup(normalize(number))
+
+    async def call(self, number: str, *, media: MediaOptions | None = None) -> Call:
+        """Ring ``number``; returns once the ring is sent. Raises NumberError or UnknownNumber first."""
+        number = normalize(number)
+        keys = await self._node.lookup(number)
+        media = media or self.media
+        call = self._new_call(envelope.new_call_id(), number, "caller", keys, media)
+        try:
+            await call.dial({"audio": media.audio and media.source is not None,
+                             "video": media.video and media.source is not None})
+        except NodeError as exc:
+            await call.fail("media_failed")
+            if exc.code == "offline":
+                raise NodeError("offline", f"{number} is not connected right now") from exc
+            raise
+        return call
+
+    async def incoming(self) -> AsyncIterator[Call]:
+        """Incoming calls, ringing, as they arrive."""
+        while True:
+            yield await self._incoming.get()
+
+    async def next_incoming(self, timeout: float | None = None) -> Call:
+        return await asyncio.wait_for(self._incoming.get(), timeout)
+
+    @property
+    def active_calls(self) -> int:
+        return len(self._calls)
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _new_call(self, call_id: str, remote: str, role: str, keys: PublicKeys, media: MediaOptions) -> Call:
+        async def send(type_: str, body: dict) -> None:
+            inner = envelope.make_inner(type_, call_id, self.number, remote, body, _now_ms())
+            await self._node.send(remote, envelope.seal(self.identity, keys, inner))
+
+        call = Call(call_id=call_id, remote=remote, role=role, send=send, media=media,
+                    ring_timeout=self.ring_timeout, on_end=self._forget)
+        self._calls[call_id] = call
+        return call
+
+    def _forget(self, call: Call) -> None:
+        self._calls.pop(call.id, None)
+
+    async def _on_envelope(self, env: str) -> None:
+        try:
+            self._inbox.put_nowait(env)
+        except asyncio.QueueFull:
+            log.warning("dropped an envelope: inbox full")
+
+    async def _work(self) -> None:
+        """Handle envelopes one at a time, in arrival order."""
+        while True:
+            env = await self._inbox.get()
+            try:
+                await self._handle(env)
+            except EnvelopeError as exc:
+                log.warning("dropped an envelope: %s", exc.code)
+            except Exception:
+                log.exception("failed to handle an envelope")
+
+    async def _handle(self, env: str) -> None:
+        opened = envelope.open_envelope(self.identity, self.number, env)
+        try:
+            keys = await self._node.lookup(opened.sender)
+        except NodeError as exc:
+            raise EnvelopeError("bad_signature", "sender's keys are unavailable") from exc
+        message = envelope.verify(opened, keys, _now_ms(), self._guard)
+        call = self._calls.get(message.call)
+        if call is not None:
+            if call.remote != message.sender:
+                raise EnvelopeError("misaddressed", "message for a call with another number")
+            await call.on_message(message)
+            return
+        if message.type != "ring":
+            log.info("dropped a %s for no current call", message.type)
+            return
+        if any(c.phase != "ended" for c in self._calls.values()):
+            busy = envelope.make_inner("busy", message.call, self.number, message.sender, {}, _now_ms())
+            await self._node.send(message.sender, envelope.seal(self.identity, keys, busy))
+            return
+        call = self._new_call(message.call, message.sender, "callee", keys, self.media)
+        await call.on_message(message)
+        if call.phase == "incoming":
+            self._incoming.put_nowait(call)

@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run a node (signaling server and web app)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
-    serve.add_argument("--data", default=None, help="data directory (default ./safemeet-data)")
+    serve.add_argument("--data", default=None, help="data directory (env SAFEMEET_DATA; default ./safemeet-data)")
     serve.add_argument("--tls-cert", default=None, help="PEM certificate chain: serve HTTPS")
     serve.add_argument("--tls-key", default=None, help="PEM private key for --tls-cert")
 
@@ -152,17 +152,29 @@ async def _cmd_answer(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from .node.server import run_from_cli
+    from pathlib import Path
 
-    return run_from_cli(args)
+    from .node.config import NodeConfig
+    from .node.server import run
+
+    try:
+        config = NodeConfig(
+            host=args.host, port=args.port,
+            data_dir=Path(args.data or os.environ.get("SAFEMEET_DATA") or "safemeet-data"),
+            tls_cert=Path(args.tls_cert) if args.tls_cert else None,
+            tls_key=Path(args.tls_key) if args.tls_key else None,
+        )
+    except ValueError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    return run(config)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return _cmd_serve(args)  # the node logs its own (anonymous) events at INFO
     logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
                         format="%(levelname)s %(name)s: %(message)s")
-    if args.command == "serve":
-        return _cmd_serve(args)
     args.node = args.node or _node_default()
     if args.command == "call":
         try:

@@ -297,8 +297,11 @@ test('plaintext without a payload after the signature: malformed', async () => {
 test('sealing checks the recipient keys and the size limit', async () => {
   const inner = makeInner('hangup', newCallId(), ALICE, BOB, {});
   await assert.rejects(sealEnvelope(P.alice, { ...exportKeys(P.bob), seal: P.carol.keys.seal }, inner), KeysError);
-  const huge = makeInner('ice', newCallId(), ALICE, BOB, { candidate: 'c'.repeat(50000), sdpMid: '0', sdpMLineIndex: 0 });
+  // Within every schema limit (32,000 characters of SDP) yet too big once UTF-8 encoded and sealed.
+  const huge = makeInner('ring', newCallId(), ALICE, BOB, { media: { audio: true, video: true }, sdp: '€'.repeat(32000) });
   await assert.rejects(sealEnvelope(P.alice, exportKeys(P.bob), huge), isCode('too_large'));
+  const longCandidate = makeInner('ice', newCallId(), ALICE, BOB, { candidate: 'c'.repeat(2001), sdpMid: '0', sdpMLineIndex: 0 });
+  await assert.rejects(sealEnvelope(P.alice, exportKeys(P.bob), longCandidate), isCode('malformed'));
   const big = makeInner('ring', newCallId(), ALICE, BOB, { media: { audio: true, video: true }, sdp: 's'.repeat(32000) });
   const env = await sealEnvelope(P.alice, exportKeys(P.bob), big);
   assert.ok(env.length <= MAX_ENV_CHARS);

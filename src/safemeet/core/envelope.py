@@ -117,7 +117,7 @@ def _parse_inner(payload: bytes) -> dict[str, Any]:
         raise EnvelopeError("malformed", "payload is not JSON") from exc
     if not isinstance(inner, dict):
         raise EnvelopeError("malformed", "payload is not an object")
-    if "v" in inner and inner["v"] != VERSION:
+    if "v" in inner and not (type(inner["v"]) is int and inner["v"] == VERSION):
         raise EnvelopeError("unsupported_version", f"envelope version {inner['v']!r} is not spoken here")
     if set(inner) != _INNER_FIELDS:
         raise EnvelopeError("malformed", "payload fields are wrong")

@@ -119,6 +119,9 @@ function hasFloatToken(text) {
   return false;
 }
 
+/** Longest ICE candidate attribute accepted (docs/protocol.md). */
+const MAX_CANDIDATE = 2000;
+
 const BODY_SCHEMAS = {
   ring: (b) =>
     hasExactly(b, ['media', 'sdp']) &&
@@ -134,6 +137,7 @@ const BODY_SCHEMAS = {
   ice: (b) =>
     hasExactly(b, ['candidate', 'sdpMLineIndex', 'sdpMid']) &&
     isStrOrNull(b.candidate) &&
+    (b.candidate === null || b.candidate.length <= MAX_CANDIDATE) &&
     isStrOrNull(b.sdpMid) &&
     isIntOrNull(b.sdpMLineIndex),
   offer: (b) => hasExactly(b, ['sdp']) && isSdp(b.sdp),

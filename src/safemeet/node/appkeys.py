@@ -1,0 +1,12 @@
+"""Typed application keys for the state a node shares between handlers."""
+
+from aiohttp import web
+
+from .config import NodeConfig
+from .hub import Presence
+from .registry import Registry
+
+CONFIG = web.AppKey("config", NodeConfig)
+REGISTRY = web.AppKey("registry", Registry)
+PRESENCE = web.AppKey("presence", Presence)
+SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sockets")

@@ -1,0 +1,62 @@
+"""Presence and routing: which connections belong to a number, and delivery to all of them.
+
+``Presence`` is the small interface the WebSocket handler uses. ``LocalPresence`` keeps it in
+this process; a shared implementation (e.g. Redis pub/sub, where PUBLISH returns the receiver
+count) can replace it for several node processes without touching the handler.
+"""
+
+from typing import Protocol
+
+
+class Endpoint(Protocol):
+    """One live connection that frames can be handed to without waiting."""
+
+    def deliver(self, text: str) -> bool:
+        """Queue one text frame; False when the connection cannot take it (and is being dropped)."""
+        ...
+
+
+class Presence(Protocol):
+    """Number → connected endpoints; async so that a networked implementation fits."""
+
+    async def join(self, number: str, endpoint: Endpoint) -> None: ...
+
+    async def leave(self, number: str, endpoint: Endpoint) -> None: ...
+
+    async def route(self, number: str, text: str) -> int:
+        """Hand ``text`` to every endpoint of ``number``; return how many took it."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class LocalPresence:
+    """In-process presence: a dict of sets."""
+
+    def __init__(self) -> None:
+        self._endpoints: dict[str, set[Endpoint]] = {}
+
+    async def join(self, number: str, endpoint: Endpoint) -> None:
+        self._endpoints.setdefault(number, set()).add(endpoint)
+
+    async def leave(self, number: str, endpoint: Endpoint) -> None:
+        endpoints = self._endpoints.get(number)
+        if endpoints is None:
+            return
+        endpoints.discard(endpoint)
+        if not endpoints:
+            del self._endpoints[number]
+
+    async def route(self, number: str, text: str) -> int:
+        delivered = 0
+        for endpoint in list(self._endpoints.get(number, ())):
+            if endpoint.deliver(text):
+                delivered += 1
+        return delivered
+
+    async def close(self) -> None:
+        self._endpoints.clear()
+
+    def online(self) -> int:
+        """How many numbers are connected (a count, for metrics)."""
+        return len(self._endpoints)

@@ -1,0 +1,76 @@
+"""The web app's files, ``/healthz``, and the strict security headers on every response."""
+
+import re
+
+from aiohttp import hdrs, web
+
+from .appkeys import CONFIG
+
+MIME = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+
+_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob: mediastream:; connect-src {connect}; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(self), microphone=(self), display-capture=(self)",
+}
+# A Host header is only echoed into the CSP when it is a plain host[:port]; anything else could
+# smuggle directives, and then 'self' alone stays (it covers same-origin ws/wss in CSP Level 3).
+_HOST = re.compile(r"(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+
+
+def content_security_policy(request: web.BaseRequest) -> str:
+    """The CSP for this request; names the WebSocket origin explicitly for older browsers."""
+    connect = "'self'"
+    host = request.host
+    if _HOST.fullmatch(host):
+        connect += f" {'wss' if request.secure else 'ws'}://{host}"
+    return _CSP.format(connect=connect)
+
+
+async def security_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """``on_response_prepare`` hook: every response, including errors and the 101 upgrade."""
+    response.headers["Content-Security-Policy"] = content_security_policy(request)
+    response.headers.update(SECURITY_HEADERS)
+
+
+def _file(request: web.Request, *parts: str) -> web.FileResponse:
+    root = request.app[CONFIG].web_dir.resolve()
+    path = root.joinpath(*parts).resolve()
+    if not path.is_relative_to(root) or path.suffix not in MIME or not path.is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers={hdrs.CONTENT_TYPE: MIME[path.suffix], hdrs.CACHE_CONTROL: "no-cache"})
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    return _file(request, "index.html")
+
+
+async def top_level(request: web.Request) -> web.StreamResponse:
+    return _file(request, request.match_info["name"])
+
+
+async def script(request: web.Request) -> web.StreamResponse:
+    return _file(request, "js", request.match_info["name"])
+
+
+async def healthz(request: web.Request) -> web.StreamResponse:
+    return web.Response(text="ok", headers={hdrs.CACHE_CONTROL: "no-store"})
+
+
+def add_routes(app: web.Application) -> None:
+    """Only plain file names match; ``..``, slashes and encoded tricks never reach the disk."""
+    app.router.add_get("/", index)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get(r"/{name:[A-Za-z0-9_-]+\.(?:css|svg)}", top_level)
+    app.router.add_get(r"/js/{name:[A-Za-z0-9_-]+\.js}", script)

@@ -1,0 +1,72 @@
+/**
+ * Boot: load the identity from IndexedDB (or make and save one), connect to the node, register,
+ * show our number, and keep the connection up. Optional settings come from
+ * `window.safemeetConfig` (tests set it with an init script): `{ringTimeoutMs}`.
+ * @module main
+ */
+
+import { makeIdentity } from './identity.js';
+import { loadIdentity, saveIdentity } from './keystore.js';
+import { Signaling, nodeUrl } from './signaling.js';
+import { Phone } from './phone.js';
+import { mountUi } from './ui.js';
+
+const RETRY_MIN_MS = 1000;
+const RETRY_MAX_MS = 15000;
+
+/** @returns {import('./phone.js').PhoneConfig} */
+function readConfig() {
+  const raw = globalThis.safemeetConfig ?? {};
+  const config = {};
+  const ms = Number(raw.ringTimeoutMs);
+  if (Number.isFinite(ms) && ms > 0) config.ringTimeoutMs = ms;
+  return config;
+}
+
+async function loadOrMakeIdentity() {
+  const saved = await loadIdentity();
+  if (saved) return saved;
+  const identity = await makeIdentity();
+  await saveIdentity(identity);
+  return identity;
+}
+
+async function connectForever(identity, phone, ui) {
+  let delay = RETRY_MIN_MS;
+  for (;;) {
+    ui.setConnection('connecting', 'Connecting…');
+    try {
+      const signaling = await Signaling.connect(nodeUrl(location), identity);
+      if (identity.number !== signaling.number) {
+        identity.number = signaling.number;
+        await saveIdentity(identity);
+      }
+      ui.setNumber(signaling.number);
+      phone.attach(signaling);
+      ui.setConnection('online', 'Online');
+      delay = RETRY_MIN_MS;
+      await new Promise((resolve) => signaling.addEventListener('close', resolve, { once: true }));
+      console.warn('node connection closed; reconnecting');
+    } catch (e) {
+      console.warn('cannot register at the node:', e?.code ?? e?.name);
+    }
+    ui.setConnection('offline', 'Offline, retrying…');
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(delay * 2, RETRY_MAX_MS);
+  }
+}
+
+async function boot() {
+  const identity = await loadOrMakeIdentity();
+  const phone = new Phone(identity, readConfig());
+  const ui = mountUi(document, phone);
+  if (identity.number) ui.setNumber(identity.number);
+  await connectForever(identity, phone, ui);
+}
+
+boot().catch((e) => {
+  const conn = document.getElementById('conn');
+  conn.dataset.state = 'offline';
+  conn.textContent = 'This browser cannot run safemeet (it needs WebCrypto Ed25519 and X25519).';
+  console.warn('boot failed:', e?.name, e?.message);
+});

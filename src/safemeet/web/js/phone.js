@@ -1,0 +1,145 @@
+/**
+ * The phone: owns the one current call, seals outgoing envelopes and opens, verifies and routes
+ * incoming ones by call id. A ring while a call is in progress is answered `busy`.
+ * Rejected envelopes are dropped with a console warning carrying only the reason code.
+ *
+ * Events: `call` {call} whenever a new call (outgoing or incoming) starts.
+ * @module phone
+ */
+
+import { ReplayGuard, makeInner, newCallId, openEnvelope, sealEnvelope, verifyEnvelope } from './envelope.js';
+import { Call } from './call.js';
+
+/**
+ * @typedef {{ringTimeoutMs?: number, getMedia?: () => Promise<MediaStream|null>}} PhoneConfig
+ */
+
+/** One identity's calls over one (replaceable) node connection. */
+export class Phone extends EventTarget {
+  /**
+   * @param {import('./identity.js').Identity} identity with `number` set
+   * @param {PhoneConfig} [config]
+   */
+  constructor(identity, config = {}) {
+    super();
+    this.identity = identity;
+    this.config = config;
+    /** @type {import('./signaling.js').Signaling|null} */
+    this.signaling = null;
+    /** @type {Call|null} */
+    this.call = null;
+    /** @type {Map<string, Promise<object>>} number → keys, for this session only */
+    this.keys = new Map();
+    this.replay = new ReplayGuard();
+    this.inbox = Promise.resolve();
+    this.onMsg = (e) => {
+      this.inbox = this.inbox.then(() => this.#receive(e.detail.env));
+    };
+  }
+
+  /**
+   * Use a (new) registered node connection.
+   * @param {import('./signaling.js').Signaling} signaling
+   */
+  attach(signaling) {
+    this.signaling?.removeEventListener('msg', this.onMsg);
+    this.signaling = signaling;
+    signaling.addEventListener('msg', this.onMsg);
+  }
+
+  /** @returns {boolean} whether a call is in progress */
+  get busy() {
+    return !!this.call && !this.call.ended;
+  }
+
+  /**
+   * The keys registered for `number`, looked up once per session.
+   * @param {string} number
+   * @returns {Promise<object>}
+   */
+  keysFor(number) {
+    let p = this.keys.get(number);
+    if (!p) {
+      p = this.#signaling().lookup(number);
+      this.keys.set(number, p);
+      p.catch(() => this.keys.delete(number));
+    }
+    return p;
+  }
+
+  #signaling() {
+    if (!this.signaling || this.signaling.closed) {
+      throw Object.assign(new Error('not connected to the node'), { code: 'closed' });
+    }
+    return this.signaling;
+  }
+
+  /**
+   * Seal `type`/`body` for call `callId` and hand it to the node for `to`.
+   * @returns {Promise<void>}
+   */
+  async sendEnvelope(callId, to, type, body) {
+    const keys = await this.keysFor(to);
+    const inner = makeInner(type, callId, this.identity.number, to, body);
+    const env = await sealEnvelope(this.identity, keys, inner);
+    await this.#signaling().send(to, env);
+  }
+
+  #newCall(role, callId, peer) {
+    const call = new Call({
+      role,
+      callId,
+      peer,
+      send: (type, body) => this.sendEnvelope(callId, peer, type, body),
+      lookupPeer: () => this.keysFor(peer),
+      ...this.config,
+    });
+    this.call = call;
+    call.addEventListener('wiped', () => {
+      if (this.call === call) this.call = null;
+    });
+    this.dispatchEvent(new CustomEvent('call', { detail: { call } }));
+    return call;
+  }
+
+  /**
+   * Call a (normalized, valid) number.
+   * @param {string} number
+   * @returns {Call}
+   * @throws {Error} when a call is already in progress
+   */
+  dial(number) {
+    if (this.busy) throw new Error('a call is already in progress');
+    const call = this.#newCall('caller', newCallId(), number);
+    call.dial();
+    return call;
+  }
+
+  async #receive(env) {
+    let inner;
+    try {
+      const opened = await openEnvelope(this.identity, env);
+      const keys = await this.keysFor(opened.inner.from);
+      inner = await verifyEnvelope(opened, keys, Date.now(), this.replay);
+    } catch (e) {
+      console.warn('envelope dropped:', e?.code ?? e?.name ?? 'error');
+      return;
+    }
+    this.#route(inner);
+  }
+
+  #route(inner) {
+    const current = this.call;
+    if (current && current.id === inner.call) {
+      if (inner.from !== current.peer) console.warn('envelope dropped:', 'wrong_peer');
+      else if (inner.type !== 'ring') current.receive(inner);
+      return;
+    }
+    if (inner.type !== 'ring') return; // late messages of a call that is gone
+    if (this.busy) {
+      this.sendEnvelope(inner.call, inner.from, 'busy', {}).catch((e) => console.warn('busy not sent:', e?.code));
+      return;
+    }
+    this.#newCall('callee', inner.call, inner.from).ringReceived(inner.body);
+  }
+}

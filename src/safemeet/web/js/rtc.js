@@ -1,0 +1,152 @@
+/**
+ * A thin RTCPeerConnection wrapper for one call: no ICE servers (for now), trickle ICE in the
+ * envelope's `ice` body shape, remote candidates buffered until the remote description is set,
+ * and the caller's "chat" data channel.
+ * @module rtc
+ */
+
+/** Label of the one chat data channel. */
+export const CHAT_LABEL = 'chat';
+
+/**
+ * @typedef {{candidate: (string|null), sdpMid: (string|null), sdpMLineIndex: (number|null)}} IceBody
+ * @typedef {{
+ *   onIce: (body: IceBody) => void,
+ *   onTrack: (stream: MediaStream) => void,
+ *   onState: (state: string) => void,
+ *   onChannel: (channel: RTCDataChannel) => void,
+ * }} RtcHandlers
+ */
+
+/** End-of-candidates in the `ice` body shape. */
+export const END_OF_CANDIDATES = Object.freeze({ candidate: null, sdpMid: null, sdpMLineIndex: null });
+
+/** One peer connection. */
+export class Rtc {
+  /**
+   * @param {RtcHandlers} handlers
+   * @param {RTCIceServer[]} [iceServers]
+   */
+  constructor(handlers, iceServers = []) {
+    this.handlers = handlers;
+    this.pc = new RTCPeerConnection({ iceServers });
+    /** @type {IceBody[]} remote candidates that arrived before the remote description */
+    this.pendingIce = [];
+    this.remoteStream = null;
+    this.closed = false;
+    const pc = this.pc;
+    pc.onicecandidate = (e) => {
+      if (this.closed) return;
+      const c = e.candidate;
+      if (!c || !c.candidate) handlers.onIce({ ...END_OF_CANDIDATES });
+      else handlers.onIce({ candidate: c.candidate, sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null });
+    };
+    pc.ontrack = (e) => {
+      if (this.closed) return;
+      const stream = e.streams[0] ?? (this.remoteStream ??= new MediaStream());
+      if (!e.streams[0]) stream.addTrack(e.track);
+      this.remoteStream = stream;
+      handlers.onTrack(stream);
+    };
+    pc.onconnectionstatechange = () => {
+      if (!this.closed) handlers.onState(pc.connectionState);
+    };
+    pc.ondatachannel = (e) => {
+      if (!this.closed && e.channel.label === CHAT_LABEL) handlers.onChannel(e.channel);
+    };
+  }
+
+  /**
+   * Send `stream`'s tracks.
+   * @param {MediaStream|null} stream
+   * @returns {Set<string>} the kinds ("audio", "video") now being sent
+   */
+  addLocalMedia(stream) {
+    const kinds = new Set();
+    for (const track of stream?.getTracks() ?? []) {
+      this.pc.addTrack(track, stream);
+      kinds.add(track.kind);
+    }
+    return kinds;
+  }
+
+  /**
+   * Caller: add local media (and receive-only slots for kinds it lacks), make the chat channel,
+   * then the offer, and set it locally (gathering starts).
+   * @param {MediaStream|null} stream local media to send
+   * @returns {Promise<{sdp: string, channel: RTCDataChannel}>}
+   */
+  async makeOffer(stream) {
+    const kinds = this.addLocalMedia(stream);
+    for (const kind of ['audio', 'video']) {
+      if (!kinds.has(kind)) this.pc.addTransceiver(kind, { direction: 'recvonly' });
+    }
+    const channel = this.pc.createDataChannel(CHAT_LABEL, { ordered: true });
+    await this.pc.setLocalDescription(await this.pc.createOffer());
+    return { sdp: this.pc.localDescription.sdp, channel };
+  }
+
+  /**
+   * Callee: apply the ring's offer, add local media, answer and set it locally.
+   * @param {string} offerSdp
+   * @param {MediaStream|null} stream
+   * @returns {Promise<string>} the answer SDP
+   */
+  async answerOffer(offerSdp, stream) {
+    await this.pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+    await this.#flushIce();
+    this.addLocalMedia(stream);
+    await this.pc.setLocalDescription(await this.pc.createAnswer());
+    return this.pc.localDescription.sdp;
+  }
+
+  /**
+   * Caller: apply the callee's answer.
+   * @param {string} answerSdp
+   */
+  async applyAnswer(answerSdp) {
+    await this.pc.setRemoteDescription({ type: 'answer', sdp: answerSdp });
+    await this.#flushIce();
+  }
+
+  /**
+   * A remote `ice` body; buffered until the remote description is set.
+   * @param {IceBody} body
+   */
+  async addRemoteIce(body) {
+    if (this.closed) return;
+    if (!this.pc.remoteDescription) {
+      this.pendingIce.push(body);
+      return;
+    }
+    await this.#apply(body);
+  }
+
+  async #flushIce() {
+    const queued = this.pendingIce;
+    this.pendingIce = [];
+    for (const body of queued) await this.#apply(body);
+  }
+
+  async #apply(body) {
+    try {
+      if (!body.candidate) await this.pc.addIceCandidate();
+      else await this.pc.addIceCandidate({ candidate: body.candidate, sdpMid: body.sdpMid, sdpMLineIndex: body.sdpMLineIndex });
+    } catch (e) {
+      console.warn('ice candidate refused:', e.name);
+    }
+  }
+
+  /** Close the connection and forget everything it held. */
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    this.pendingIce = [];
+    this.remoteStream = null;
+    const pc = this.pc;
+    pc.onicecandidate = pc.ontrack = pc.onconnectionstatechange = pc.ondatachannel = null;
+    pc.close();
+    this.pc = null;
+    this.handlers = null;
+  }
+}

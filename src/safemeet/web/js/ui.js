@@ -1,0 +1,201 @@
+/**
+ * The page: renders the phone and its current call into the DOM of index.html and turns user
+ * input into phone/call calls. DOM only: no crypto, no network, nothing stored.
+ * @module ui
+ */
+
+import { NumberError, formatNumber, normalize } from './numbers.js';
+
+const $ = (doc, id) => doc.getElementById(id);
+
+/** Phases in which the call stage (videos, controls) is shown. */
+const IN_CALL = new Set(['outgoing', 'connecting', 'connected']);
+/** Phases in which the chat panel is shown. */
+const CHAT = new Set(['connecting', 'connected']);
+
+/**
+ * Wire the page to a phone.
+ * @param {Document} doc
+ * @param {import('./phone.js').Phone} phone
+ * @returns {{setNumber: (n: string) => void, setConnection: (state: string, text: string) => void}}
+ */
+export function mountUi(doc, phone) {
+  const el = {
+    layout: $(doc, 'layout'),
+    conn: $(doc, 'conn'),
+    myNumber: $(doc, 'my-number'),
+    dialForm: $(doc, 'dial-form'),
+    dialInput: $(doc, 'dial-input'),
+    dialButton: $(doc, 'dial-button'),
+    dialError: $(doc, 'dial-error'),
+    status: $(doc, 'status'),
+    incoming: $(doc, 'incoming'),
+    incomingNumber: $(doc, 'incoming-number'),
+    accept: $(doc, 'accept-button'),
+    decline: $(doc, 'decline-button'),
+    incall: $(doc, 'incall'),
+    chat: $(doc, 'chat'),
+    stagePeer: $(doc, 'stage-peer'),
+    remote: $(doc, 'remote-video'),
+    local: $(doc, 'local-video'),
+    mute: $(doc, 'mute-button'),
+    camera: $(doc, 'camera-button'),
+    hangup: $(doc, 'hangup-button'),
+    chatLog: $(doc, 'chat-log'),
+    chatEmpty: $(doc, 'chat-empty'),
+    chatForm: $(doc, 'chat-form'),
+    chatInput: $(doc, 'chat-input'),
+    chatSend: $(doc, 'chat-send'),
+    chatError: $(doc, 'chat-error'),
+  };
+  let call = null;
+
+  el.dialInput.addEventListener('input', () => {
+    el.dialError.textContent = '';
+    el.dialInput.removeAttribute('aria-invalid');
+  });
+  el.dialForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const number = checkDial(el, phone.identity.number);
+    if (!number || phone.busy) return;
+    phone.dial(number);
+  });
+  el.accept.addEventListener('click', () => call?.accept());
+  el.decline.addEventListener('click', () => call?.decline());
+  el.hangup.addEventListener('click', () => call?.hangup());
+  el.mute.addEventListener('click', () => call?.setMuted(!call.switches.muted));
+  el.camera.addEventListener('click', () => call?.setCamera(!call.switches.cameraOn));
+  el.chatForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const text = el.chatInput.value;
+    if (!call || text === '') return;
+    try {
+      call.sendChat(text);
+      el.chatInput.value = '';
+      el.chatError.textContent = '';
+    } catch (err) {
+      el.chatError.textContent = err.message;
+    }
+  });
+
+  // Leaving the page ends the call properly where the browser still lets the hang-up out.
+  doc.defaultView?.addEventListener('pagehide', () => call?.hangup());
+
+  phone.addEventListener('call', (e) => {
+    call = e.detail.call;
+    bindCall(el, call, () => {
+      call = null;
+    });
+  });
+
+  return {
+    setNumber(n) {
+      el.myNumber.textContent = formatNumber(n);
+    },
+    setConnection(state, text) {
+      el.conn.dataset.state = state;
+      el.conn.textContent = text;
+      el.dialButton.disabled = state !== 'online';
+    },
+  };
+}
+
+/** Validate the dial input; show an inline error and return null when it is not callable. */
+function checkDial(el, myNumber) {
+  let message = '';
+  let number = null;
+  try {
+    number = normalize(el.dialInput.value);
+    if (number === myNumber) message = 'That is your own number.';
+  } catch (err) {
+    if (!(err instanceof NumberError)) throw err;
+    message = {
+      not_digits: 'A number has only digits (spaces and dashes are fine).',
+      length: 'A number has nine digits.',
+      leading_zero: 'A number never starts with 0.',
+      check_digit: 'That number has a typo: its last digit does not match. Check it and try again.',
+    }[err.reason] ?? 'That is not a valid number.';
+  }
+  el.dialError.textContent = message;
+  if (message) {
+    el.dialInput.setAttribute('aria-invalid', 'true');
+    el.dialInput.focus();
+    return null;
+  }
+  el.dialInput.removeAttribute('aria-invalid');
+  return number;
+}
+
+/** Follow one call's events until it is wiped. */
+function bindCall(el, call, onGone) {
+  const peer = formatNumber(call.peer);
+  el.incomingNumber.textContent = peer;
+  el.stagePeer.textContent = peer;
+  el.status.textContent = '';
+  clearChat(el);
+
+  call.addEventListener('state', (e) => render(el, e.detail));
+  call.addEventListener('local-media', (e) => play(el.local, e.detail.stream));
+  call.addEventListener('remote-media', (e) => play(el.remote, e.detail.stream));
+  call.addEventListener('switches', (e) => {
+    el.mute.setAttribute('aria-pressed', String(e.detail.muted));
+    el.camera.setAttribute('aria-pressed', String(e.detail.cameraOn));
+  });
+  call.addEventListener('chat-ready', (e) => {
+    el.chatInput.disabled = !e.detail.ready;
+    el.chatSend.disabled = !e.detail.ready;
+  });
+  call.addEventListener('chat', (e) => appendChat(el, e.detail.from, e.detail.text));
+  call.addEventListener('wiped', () => {
+    clearChat(el);
+    for (const v of [el.remote, el.local]) {
+      v.pause();
+      v.srcObject = null;
+    }
+    el.incomingNumber.textContent = '';
+    el.stagePeer.textContent = '';
+    el.dialInput.value = '';
+    el.mute.setAttribute('aria-pressed', 'false');
+    el.camera.setAttribute('aria-pressed', 'true');
+    el.chatInput.disabled = el.chatSend.disabled = true;
+    onGone();
+  }, { once: true });
+}
+
+function render(el, { phase, text }) {
+  el.layout.dataset.phase = phase;
+  el.status.textContent = text;
+  el.incoming.hidden = phase !== 'incoming';
+  el.incall.hidden = !IN_CALL.has(phase);
+  el.chat.hidden = !CHAT.has(phase);
+  el.dialInput.disabled = phase !== 'ended' && phase !== 'idle';
+  if (phase === 'incoming') el.accept.focus();
+  if (phase === 'ended') el.dialInput.disabled = false;
+}
+
+function play(video, stream) {
+  if (video.srcObject !== stream) video.srcObject = stream;
+  video.play().catch((e) => console.warn('video does not play yet:', e.name));
+}
+
+function appendChat(el, from, text) {
+  const item = el.chatLog.ownerDocument.createElement('p');
+  item.className = `msg msg-${from}`;
+  const who = el.chatLog.ownerDocument.createElement('span');
+  who.className = 'visually-hidden';
+  who.textContent = from === 'me' ? 'You: ' : 'They: ';
+  const body = el.chatLog.ownerDocument.createElement('bdi');
+  body.className = 'msg-text';
+  body.textContent = text;
+  item.append(who, body);
+  el.chatLog.append(item);
+  el.chatEmpty.hidden = true;
+  el.chatLog.scrollTop = el.chatLog.scrollHeight;
+}
+
+function clearChat(el) {
+  el.chatLog.replaceChildren();
+  el.chatEmpty.hidden = false;
+  el.chatInput.value = '';
+  el.chatError.textContent = '';
+}

@@ -36,12 +36,49 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 
-# Runs before the app in every page: records CSP violations where no page script can hide them.
-WATCH_CSP = """
+# Runs before the app in every page: records CSP violations where no page script can hide them,
+# and counts peer connections and camera/microphone requests (a callee must make neither before
+# accepting).
+WATCH = """
 window.__cspViolations = [];
 document.addEventListener('securitypolicyviolation', (e) => {
   window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`);
 });
+window.__counts = { pc: 0, gum: 0 };
+const NativePC = window.RTCPeerConnection;
+window.RTCPeerConnection = class extends NativePC {
+  constructor(...args) { super(...args); window.__counts.pc += 1; }
+};
+const nativeGum = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+navigator.mediaDevices.getUserMedia = (c) => { window.__counts.gum += 1; return nativeGum(c); };
+"""
+
+
+# What a page still holds: storage, video sources, every IndexedDB store's keys, chat nodes.
+LEFTOVERS = """
+async () => {
+  const videos = [...document.querySelectorAll('video')].map((v) => v.srcObject === null);
+  const dbs = [];
+  for (const { name } of await indexedDB.databases()) {
+    const db = await new Promise((ok, no) => {
+      const r = indexedDB.open(name);
+      r.onsuccess = () => ok(r.result);
+      r.onerror = () => no(r.error);
+    });
+    const stores = {};
+    for (const store of db.objectStoreNames) {
+      const tx = db.transaction(store);
+      stores[store] = await new Promise((ok) => {
+        const r = tx.objectStore(store).getAllKeys();
+        r.onsuccess = () => ok(r.result);
+      });
+    }
+    db.close();
+    dbs.push({ name, stores });
+  }
+  return { local: localStorage.length, session: sessionStorage.length, videos, dbs,
+           chatNodes: document.getElementById('chat-log').childNodes.length };
+}
 """
 
 
@@ -91,6 +128,41 @@ class App:
         await self.page.get_by_label("Number to call").fill(number)
         await self.button("Call").click()
 
+    @property
+    def chat_log(self):
+        return self.page.get_by_role("log", name="Chat")
+
+    async def send_chat(self, text: str) -> None:
+        box = self.page.get_by_label("Message", exact=True)
+        await playwright_api.expect(box).to_be_enabled()
+        await box.fill(text)
+        await self.button("Send").click()
+        await playwright_api.expect(box).to_have_value("")
+
+    async def assert_video_playing(self, label: str = "Remote video") -> None:
+        """The video has frames and its clock advances."""
+        video = self.page.get_by_label(label, exact=True)
+        await playwright_api.expect(video).to_be_visible()
+        handle = await video.element_handle()
+        await self.page.wait_for_function("el => el.videoWidth > 0 && el.readyState >= 2 && !el.paused", arg=handle)
+        t0 = await video.evaluate("el => el.currentTime")
+        await self.page.wait_for_function("([el, t0]) => el.currentTime > t0 + 0.2", arg=[handle, t0])
+
+    async def assert_nothing_left(self) -> None:
+        """After a call: no chat, no media, nothing stored but the identity."""
+        await playwright_api.expect(self.page.get_by_role("log", name="Chat", include_hidden=True)).to_be_empty()
+        assert await self.page.evaluate(LEFTOVERS) == {
+            "local": 0,
+            "session": 0,
+            "videos": [True, True],
+            "dbs": [{"name": "safemeet", "stores": {"identity": ["self"]}}],
+            "chatNodes": 0,
+        }
+
+    async def counts(self) -> dict[str, int]:
+        """Peer connections made and getUserMedia calls so far in this page."""
+        return await self.page.evaluate("window.__counts")
+
     async def csp_violations(self) -> list[str]:
         return await self.page.evaluate("window.__cspViolations ?? []")
 
@@ -115,19 +187,45 @@ async def browser() -> AsyncIterator["playwright_api.Browser"]:
             await browser.close()
 
 
+class NodeServer:
+    """A real node on a loopback port that a test can stop and start again (same port, same data)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = 0
+        self.runner: web.AppRunner | None = None
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        runner = create_runner(create_app(NodeConfig(host="127.0.0.1", port=self.port, data_dir=self.data_dir)))
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", self.port).start()
+        self.port = runner.addresses[0][1]
+        self.runner = runner
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+
 @pytest_asyncio.fixture(loop_scope="module")
-async def node(tmp_path: Path) -> AsyncIterator[str]:
-    """A real node on a free loopback port; yields its origin (http://127.0.0.1:PORT)."""
-    app = create_app(NodeConfig(host="127.0.0.1", port=0, data_dir=tmp_path / "node-data"))
-    runner = create_runner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
+async def node_server(tmp_path: Path) -> AsyncIterator[NodeServer]:
+    server = NodeServer(tmp_path / "node-data")
+    await server.start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield server
     finally:
-        await runner.cleanup()
+        await server.stop()
+
+
+@pytest.fixture
+def node(node_server: NodeServer) -> str:
+    """The test's node origin (http://127.0.0.1:PORT)."""
+    return node_server.origin
 
 
 OpenApp = Callable[..., Awaitable[App]]
@@ -147,7 +245,7 @@ async def app(browser, node: str) -> AsyncIterator[OpenApp]:
     async def open_app(ring_timeout_ms: int | None = None, register: bool = True) -> App:
         context = await browser.new_context(viewport={"width": 1280, "height": 860})
         contexts.append(context)
-        await context.add_init_script(WATCH_CSP)
+        await context.add_init_script(WATCH)
         if ring_timeout_ms is not None:
             await context.add_init_script(f"window.safemeetConfig = {{ringTimeoutMs: {int(ring_timeout_ms)}}};")
         page = await context.new_page()

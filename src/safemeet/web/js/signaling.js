@@ -70,16 +70,26 @@ export class Signaling extends EventTarget {
         ws.close();
         reject(err);
       };
-      ws.addEventListener('error', () => fail(new SignalingError('closed', 'cannot reach the node')), { once: true });
+      const unreachable = () => fail(new SignalingError('closed', 'cannot reach the node'));
+      ws.addEventListener('error', unreachable, { once: true });
+      ws.addEventListener('close', unreachable, { once: true });
       ws.addEventListener('message', (e) => {
+        ws.removeEventListener('error', unreachable);
+        ws.removeEventListener('close', unreachable);
         clearTimeout(timer);
         resolve(e.data);
       }, { once: true });
     });
     const challenge = Signaling.#parseOrThrow(first, 'challenge', ws);
     const sig = new Signaling(ws);
-    const reply = await sig.#await('registered', wire.register(exportKeys(identity), await authProof(identity, challenge.nonce)));
-    sig.number = reply.number;
+    try {
+      const proof = await authProof(identity, challenge.nonce);
+      const reply = await sig.#await('registered', wire.register(exportKeys(identity), proof));
+      sig.number = reply.number;
+    } catch (e) {
+      sig.close();
+      throw e;
+    }
     sig.pingTimer = setInterval(() => sig.ping().catch(() => {}), PING_INTERVAL_MS);
     return sig;
   }
@@ -92,8 +102,12 @@ export class Signaling extends EventTarget {
       ws.close();
       throw new SignalingError('protocol', e.message);
     }
-    if (frame.t === 'error') throw new SignalingError(frame.code, frame.message);
-    if (frame.t !== type) throw new SignalingError('protocol', `expected ${type}, got ${frame.t}`);
+    if (frame.t !== type) {
+      ws.close();
+      throw frame.t === 'error'
+        ? new SignalingError(frame.code, frame.message)
+        : new SignalingError('protocol', `expected ${type}, got ${frame.t}`);
+    }
     return frame;
   }
 

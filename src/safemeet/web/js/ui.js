@@ -60,6 +60,9 @@ export function mountUi(doc, phone) {
     if (!number || phone.busy) return;
     phone.dial(number);
   });
+  el.chatInput.addEventListener('input', () => {
+    el.chatError.textContent = '';
+  });
   el.accept.addEventListener('click', () => call?.accept());
   el.decline.addEventListener('click', () => call?.decline());
   el.hangup.addEventListener('click', () => call?.hangup());

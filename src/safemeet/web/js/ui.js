@@ -167,6 +167,7 @@ function bindCall(el, call, onGone) {
 
 function render(el, { phase, text }) {
   el.layout.dataset.phase = phase;
+  el.layout.ownerDocument.title = phase === 'incoming' ? 'Incoming call · safemeet' : 'safemeet';
   el.status.textContent = text;
   el.incoming.hidden = phase !== 'incoming';
   el.incall.hidden = !IN_CALL.has(phase);

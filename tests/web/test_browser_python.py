@@ -70,8 +70,9 @@ async def test_python_calls_browser(app, node):
         await call.hangup()
         await expect(browser.status).to_have_text("Call ended")
         await browser.assert_nothing_left()
-        events = call.result
-        assert events is not None and events.reason == "hangup"
+        result = call.result
+        assert result is not None and result.reason == "hangup"
+        assert min(result.audio_frames_received, result.video_frames_received) > 0  # browser → Python media
 
 
 async def test_python_decline_and_browser_cancel(app, node):

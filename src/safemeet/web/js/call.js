@@ -229,15 +229,16 @@ export class Call extends EventTarget {
   }
 
   async #sendAccept() {
-    if (!(await this.#startLocalMedia())) return;
+    const media = this.#startLocalMedia(); // overlaps the answer and the connection
     this.#newRtc();
     for (const ice of this.earlyIce) this.rtc.addRemoteIce(ice);
     this.earlyIce = [];
-    const sdp = await this.rtc.answerOffer(this.offerSdp, this.local);
+    const sdp = await this.rtc.answerOffer(this.offerSdp);
     if (this.ended) return;
     this.offerSdp = null;
     const accept = this.#send('accept', { sdp });
     this.#openIceGate();
+    if ((await media) && !this.ended) await this.rtc.attachLocalMedia(this.local);
     await accept;
   }
 

@@ -87,17 +87,35 @@ export class Rtc {
   }
 
   /**
-   * Callee: apply the ring's offer, add local media, answer and set it locally.
+   * Callee: apply the ring's offer, offer to send on every media slot, answer and set it
+   * locally. Local media is attached afterwards with `attachLocalMedia`, so the camera starting
+   * up overlaps the connection being made instead of delaying it.
    * @param {string} offerSdp
-   * @param {MediaStream|null} stream
    * @returns {Promise<string>} the answer SDP
    */
-  async answerOffer(offerSdp, stream) {
+  async answerOffer(offerSdp) {
     await this.pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
     await this.#flushIce();
-    this.addLocalMedia(stream);
+    for (const t of this.pc.getTransceivers()) {
+      if (t.receiver.track.kind === 'audio' || t.receiver.track.kind === 'video') t.direction = 'sendrecv';
+    }
     await this.pc.setLocalDescription(await this.pc.createAnswer());
     return this.pc.localDescription.sdp;
+  }
+
+  /**
+   * Callee: send `stream`'s tracks on the slots negotiated by `answerOffer` (no renegotiation).
+   * @param {MediaStream|null} stream
+   */
+  async attachLocalMedia(stream) {
+    if (this.closed) return;
+    const free = this.pc.getTransceivers().filter((t) => !t.sender.track && !t.stopped);
+    for (const track of stream?.getTracks() ?? []) {
+      const slot = free.find((t) => t.receiver.track.kind === track.kind && !t.sender.track);
+      if (!slot) continue;
+      slot.sender.setStreams(stream);
+      await slot.sender.replaceTrack(track);
+    }
   }
 
   /**

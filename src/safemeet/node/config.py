@@ -6,6 +6,9 @@ from pathlib import Path
 from ..core import wire
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+# The repository's npm packages (package.json at the root), when this is a source checkout.
+_REPO_NODE_MODULES = WEB_DIR.parents[2] / "node_modules"
+VENDOR_DIR = _REPO_NODE_MODULES if _REPO_NODE_MODULES.is_dir() else None
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,7 @@ class NodeConfig:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     web_dir: Path = WEB_DIR
+    vendor_dir: Path | None = VENDOR_DIR  # node_modules holding the files of static.VENDOR
     register_timeout_s: float = wire.REGISTER_TIMEOUT_S
     rate_bucket: int = wire.RATE_BUCKET
     rate_per_s: float = wire.RATE_PER_S

@@ -24,6 +24,14 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(self), microphone=(self), display-capture=(self)",
 }
+# Third-party browser modules, installed by npm (package-lock.json) and served same-origin:
+# a fixed map of URL name → file inside the vendor directory; nothing else there is reachable.
+_NOBLE = ("_md", "_u64", "hmac", "pbkdf2", "scrypt", "sha2", "utils")  # scrypt.js and its imports
+VENDOR = {
+    "uqr.js": "uqr/dist/index.mjs",
+    "jsqr.js": "jsqr/dist/jsQR.js",
+    **{f"noble-hashes/{n}.js": f"@noble/hashes/{n}.js" for n in _NOBLE},
+}
 # A Host header is only echoed into the CSP when it is a plain host[:port]; anything else could
 # smuggle directives, and then 'self' alone stays (it covers same-origin ws/wss in CSP Level 3).
 _HOST = re.compile(r"(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
@@ -64,6 +72,14 @@ async def script(request: web.Request) -> web.StreamResponse:
     return _file(request, "js", request.match_info["name"])
 
 
+async def vendor(request: web.Request) -> web.StreamResponse:
+    root = request.app[CONFIG].vendor_dir
+    rel = VENDOR.get(request.match_info["name"])
+    if root is None or rel is None or not (path := root / rel).is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers={hdrs.CONTENT_TYPE: MIME[".js"], hdrs.CACHE_CONTROL: "no-cache"})
+
+
 async def healthz(request: web.Request) -> web.StreamResponse:
     return web.Response(text="ok", headers={hdrs.CACHE_CONTROL: "no-store"})
 
@@ -74,3 +90,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_get(r"/{name:[A-Za-z0-9_-]+\.(?:css|svg)}", top_level)
     app.router.add_get(r"/js/{name:[A-Za-z0-9_-]+\.js}", script)
+    app.router.add_get(r"/vendor/{name:[A-Za-z0-9_/-]+\.js}", vendor)

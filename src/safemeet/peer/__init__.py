@@ -8,7 +8,8 @@
 """
 
 from .call import Call, CallResult, ChatMessage, Connected, Ended
-from .errors import CallError, KeyFileError, NodeError, UnknownNumber
+from .contacts import Contact, Contacts, ContactsFileError
+from .errors import CallError, KeyChanged, KeyFileError, NodeError, UnknownNumber, VerifiedKeyChanged
 from .keyfile import load_or_create_identity
 from .media import MediaOptions
 from .peer import Peer
@@ -19,11 +20,16 @@ __all__ = [
     "CallResult",
     "ChatMessage",
     "Connected",
+    "Contact",
+    "Contacts",
+    "ContactsFileError",
     "Ended",
+    "KeyChanged",
     "KeyFileError",
     "MediaOptions",
     "NodeError",
     "Peer",
     "UnknownNumber",
+    "VerifiedKeyChanged",
     "load_or_create_identity",
 ]

@@ -80,7 +80,8 @@ class Call:
     """A call with one remote number. Created by :class:`Peer`; not constructed directly."""
 
     def __init__(self, *, call_id: str, remote: str, role: str, send: SendFn, media: MediaOptions,
-                 ring_timeout: float, on_end: Callable[["Call"], None]) -> None:
+                 ring_timeout: float, on_end: Callable[["Call"], None],
+                 on_connected: Callable[["Call"], None] | None = None) -> None:
         self.id = call_id
         self.remote = remote
         self._state = CallState("idle", role)
@@ -88,6 +89,7 @@ class Call:
         self._media = media
         self._ring_timeout = ring_timeout
         self._on_end = on_end
+        self._on_connected = on_connected  # e.g. pin the remote keys (first connected call)
         self._live = _Live()
         self._events: asyncio.Queue[CallEvent] = asyncio.Queue()
         self._connected = asyncio.get_running_loop().create_future()
@@ -227,6 +229,8 @@ class Call:
             await self._send("cancel", {"reason": "timeout" if action.endswith("timeout") else "cancelled"})
         elif action == "start_media":
             self._setup_ms = (time.perf_counter() - self._dial_started) * 1000 if self._dial_started else None
+            if self._on_connected is not None:
+                self._on_connected(self)
             self._connected.set_result(None)
             self._events.put_nowait(Connected())
         elif action == "close_media":

@@ -26,3 +26,27 @@ class NodeError(Exception):
 
 class KeyFileError(Exception):
     """The identity file is unusable (unsafe permissions, unreadable or malformed)."""
+
+
+class KeyChanged(CallError):
+    """The node gives other keys for a pinned number than the ones pinned on this device.
+
+    Raised before a call rings out, or by ``Peer.next_incoming`` for a ring whose sender's key
+    changed (that ring is dropped: nothing applied, no media). ``reason`` is ``key_changed``.
+    """
+
+    def __init__(self, number: str, message: str | None = None, reason: str = "key_changed") -> None:
+        super().__init__(reason, message or (
+            f"the key of {number} has changed since your last call: the safety number with {number} "
+            f"must be re-checked before you trust calls with it"))
+        self.number = number
+
+
+class VerifiedKeyChanged(KeyChanged):
+    """A verified contact's key changed: always refused; only deleting the contact clears it."""
+
+    def __init__(self, number: str) -> None:
+        super().__init__(number, (
+            f"the key of {number} has changed although you verified their safety number: refused; "
+            f"if they really have a new key, delete the contact and verify the new safety number"),
+            reason="verified_key_changed")

@@ -6,13 +6,14 @@ import time
 from pathlib import Path
 from typing import AsyncIterator
 
-from ..core import envelope
+from ..core import envelope, safety
 from ..core.envelope import EnvelopeError, ReplayGuard
 from ..core.identity import Identity, PublicKeys
 from ..core.numbers import normalize
 from .call import Call
-from .errors import NodeError
-from .keyfile import load_or_create_identity
+from .contacts import CHANGED, NEW, VERIFIED_CHANGED, Contacts, contacts_path
+from .errors import KeyChanged, NodeError, VerifiedKeyChanged
+from .keyfile import default_identity_path, load_or_create_identity
 from .media import MediaOptions
 from .signaling import NodeClient
 
@@ -26,16 +27,31 @@ def _now_ms() -> int:
 
 
 class Peer:
-    """An identity on a node. Use as ``async with Peer(node_url, identity_path) as peer``."""
+    """An identity on a node. Use as ``async with Peer(node_url, identity_path) as peer``.
+
+    Keys of the numbers it talks to are pinned in ``contacts`` (next to the identity file; in
+    memory for an ``Identity`` object) and checked before every call and every incoming ring.
+    ``accept_key_change``: re-pin a changed key of a non-verified contact and go ahead instead
+    of raising :class:`KeyChanged`; a verified contact's changed key always fails.
+    """
 
     def __init__(self, node_url: str, identity: Identity | Path | str | None = None, *,
-                 media: MediaOptions | None = None, ring_timeout: float = RING_TIMEOUT_S) -> None:
-        self.identity = identity if isinstance(identity, Identity) else load_or_create_identity(identity)
+                 media: MediaOptions | None = None, ring_timeout: float = RING_TIMEOUT_S,
+                 accept_key_change: bool = False, contacts: Contacts | None = None) -> None:
+        if isinstance(identity, Identity):
+            self.identity, self.identity_path = identity, None
+        else:
+            self.identity_path = Path(identity).expanduser() if identity else default_identity_path()
+            self.identity = load_or_create_identity(self.identity_path)
+        if contacts is None:
+            contacts = Contacts(contacts_path(self.identity_path) if self.identity_path else None)
+        self.contacts = contacts
+        self.accept_key_change = accept_key_change
         self.media = media or MediaOptions()
         self.ring_timeout = ring_timeout
         self._node = NodeClient(node_url, self.identity, self._on_envelope)
         self._calls: dict[str, Call] = {}
-        self._incoming: asyncio.Queue[Call] = asyncio.Queue()
+        self._incoming: asyncio.Queue[Call | KeyChanged] = asyncio.Queue()
         self._inbox: asyncio.Queue[str] = asyncio.Queue(maxsize=1000)
         self._worker: asyncio.Task[None] | None = None
         self._guard = ReplayGuard()
@@ -71,6 +87,7 @@ class Peer:
         """Ring ``number``; returns once the ring is sent. Raises NumberError or UnknownNumber first."""
         number = normalize(number)
         keys = await self._node.lookup(number)
+        self._check_keys(number, keys)  # before anything is sent: raises KeyChanged
         media = media or self.media
         call = self._new_call(envelope.new_call_id(), number, "caller", keys, media)
         try:
@@ -84,12 +101,23 @@ class Peer:
         return call
 
     async def incoming(self) -> AsyncIterator[Call]:
-        """Incoming calls, ringing, as they arrive."""
+        """Incoming calls, ringing, as they arrive; raises KeyChanged for a ring from a changed key."""
         while True:
-            yield await self._incoming.get()
+            yield await self.next_incoming()
 
     async def next_incoming(self, timeout: float | None = None) -> Call:
-        return await asyncio.wait_for(self._incoming.get(), timeout)
+        """The next ringing call. A ring whose sender's key changed was dropped: raises KeyChanged."""
+        item = await asyncio.wait_for(self._incoming.get(), timeout)
+        if isinstance(item, KeyChanged):
+            raise item
+        return item
+
+    async def safety_number(self, number: str) -> str:
+        """The 60-digit safety number with ``number``: from its pinned key, else the node's."""
+        number = normalize(number)
+        contact = self.contacts.get(number)
+        keys = contact.keys if contact and contact.keys else await self._node.lookup(number)
+        return safety.safety_number(self.number, self.identity.public.sig, number, keys.sig)
 
     @property
     def active_calls(self) -> int:
@@ -97,13 +125,33 @@ class Peer:
 
     # --- internals ---------------------------------------------------------------------------
 
+    def _check_keys(self, number: str, keys: PublicKeys) -> None:
+        """Compare the node's keys for ``number`` with the pin (docs/security.md table)."""
+        state = self.contacts.check(number, keys)
+        if state == VERIFIED_CHANGED:
+            raise VerifiedKeyChanged(number)
+        if state == CHANGED:
+            if not self.accept_key_change:
+                raise KeyChanged(number)
+            self.contacts.pin(number, keys)  # re-pinned, verified flag cleared
+            log.warning("accepted a changed key")
+
+    def _pin(self, number: str, keys: PublicKeys) -> None:
+        """First connected call: pin the keys it used (never changes an existing pin)."""
+        try:
+            if self.contacts.check(number, keys) == NEW:
+                self.contacts.pin(number, keys)
+        except Exception as exc:  # a contacts file problem must not end the call
+            log.warning("could not pin keys: %s", type(exc).__name__)
+
     def _new_call(self, call_id: str, remote: str, role: str, keys: PublicKeys, media: MediaOptions) -> Call:
         async def send(type_: str, body: dict) -> None:
             inner = envelope.make_inner(type_, call_id, self.number, remote, body, _now_ms())
             await self._node.send(remote, envelope.seal(self.identity, keys, inner))
 
         call = Call(call_id=call_id, remote=remote, role=role, send=send, media=media,
-                    ring_timeout=self.ring_timeout, on_end=self._forget)
+                    ring_timeout=self.ring_timeout, on_end=self._forget,
+                    on_connected=lambda c: self._pin(remote, keys))
         self._calls[call_id] = call
         return call
 
@@ -142,6 +190,12 @@ class Peer:
             return
         if message.type != "ring":
             log.info("dropped a %s for no current call", message.type)
+            return
+        try:
+            self._check_keys(message.sender, keys)
+        except KeyChanged as exc:  # dropped unseen: no answer, nothing applied, no media
+            log.warning("dropped a ring: the sender's key changed")
+            self._incoming.put_nowait(exc)
             return
         if any(c.phase != "ended" for c in self._calls.values()):
             busy = envelope.make_inner("busy", message.call, self.number, message.sender, {}, _now_ms())

@@ -216,3 +216,30 @@ def test_reply_vectors_are_what_the_builders_make(vectors):
     frames = [json.loads(case["frame"]) for case in vectors("wire.json")["replies"]]
     assert {frame["t"] for frame in frames} == {"challenge", "registered", "keys", "sent", "msg", "pong", "error"}
     assert wire.msg(frames[4]["env"]) == frames[4]
+
+
+def test_delete_vectors(vectors):
+    data = vectors("wire.json")["delete"]
+    nonce = b64u_decode(data["nonce"], 32)
+    keys = PublicKeys.from_json(data["keys"])
+    assert data["close"] == {"code": 4000, "reason": "deleted"}
+    for case in data["cases"]:
+        request = parse_client_message(case["frame"])
+        assert isinstance(request, wire.Delete), case["name"]
+        try:
+            wire.check_delete(request, nonce, keys)
+            result = "deleted"
+        except WireError as exc:
+            result = exc.code
+        assert result == case["result"], case["name"]
+
+
+def test_delete_request_round_trips():
+    ident = Identity.generate()
+    proof = ident.sign(wire.delete_message(NONCE, ident.public.sig))
+    request = parse_client_message(json.dumps(wire.delete_request(proof, 9)))
+    assert request == wire.Delete(proof, 9)
+    wire.check_delete(request, NONCE, ident.public)
+    with pytest.raises(WireError) as info:
+        wire.check_delete(request, NONCE, Identity.generate().public)
+    assert (info.value.code, info.value.id) == ("unauthorized", 9)

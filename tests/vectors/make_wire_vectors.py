@@ -78,6 +78,9 @@ def requests() -> list[dict]:
         _err("empty env", {"t": "send", "to": N, "env": ""}, "bad_message"),
         _err("padded env", {"t": "send", "to": N, "env": ENV + "="}, "bad_message"),
         _err("send to bad number", {"t": "send", "id": 10, "to": BAD_CHECK, "env": ENV}, "invalid_number", 10),
+        _err("delete without proof", {"t": "delete", "id": 11}, "bad_message", 11),
+        _err("delete with short proof", {"t": "delete", "id": 12, "proof": "AAAA"}, "bad_message", 12),
+        _err("delete with number", {"t": "delete", "proof": b64u_encode(bytes(64)), "number": N}, "bad_message"),
     ]
 
 
@@ -106,6 +109,27 @@ def register() -> dict:
     return {"nonce": b64u_encode(nonce), "cases": cases}
 
 
+def delete() -> dict:
+    """Delete requests on a connection registered as ``keys`` with challenge ``nonce``."""
+    alice, mallory = _identity("alice"), _identity("mallory")
+    nonce = _seed("challenge")
+    proof = alice.sign(wire.delete_message(nonce, alice.public.sig))
+    cases = [
+        {"name": "valid", "frame": json.dumps(wire.delete_request(proof)), "result": "deleted"},
+        {"name": "valid with id", "frame": json.dumps(wire.delete_request(proof, 7)), "result": "deleted"},
+        {"name": "proof over another nonce", "result": "unauthorized",
+         "frame": json.dumps(wire.delete_request(alice.sign(wire.delete_message(_seed("other"), alice.public.sig))))},
+        {"name": "proof by another identity", "result": "unauthorized",
+         "frame": json.dumps(wire.delete_request(mallory.sign(wire.delete_message(nonce, alice.public.sig))))},
+        {"name": "proof over another identity key", "result": "unauthorized",
+         "frame": json.dumps(wire.delete_request(alice.sign(wire.delete_message(nonce, mallory.public.sig))))},
+        {"name": "registration proof reused", "result": "unauthorized",
+         "frame": json.dumps(wire.delete_request(alice.auth_proof(nonce)))},
+    ]
+    return {"nonce": b64u_encode(nonce), "keys": alice.public.to_json(),
+            "close": {"code": wire.DELETED_CLOSE_CODE, "reason": wire.DELETED_REASON}, "cases": cases}
+
+
 def replies() -> list[dict]:
     alice = _identity("alice")
     built = [
@@ -131,6 +155,7 @@ def main() -> None:
         "error_codes": sorted(wire.ERROR_TEXT),
         "requests": requests(),
         "register": register(),
+        "delete": delete(),
         "replies": replies(),
     }
     out = pathlib.Path(__file__).with_name("wire.json")

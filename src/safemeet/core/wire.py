@@ -24,6 +24,9 @@ ABUSE_LIMIT = 200  # consecutive rate-limited frames before the node closes the 
 REGISTER_TIMEOUT_S = 30  # an unregistered connection is closed after this long
 MAX_ID = 2**31 - 1
 NONCE_LEN = 32
+DELETE_LABEL = b"safemeet/v1/delete\x00"
+DELETED_CLOSE_CODE = 4000  # the node closes every connection of a deleted number with this code...
+DELETED_REASON = "deleted"  # ...and this reason
 
 BAD_MESSAGE = "bad_message"
 UNKNOWN_TYPE = "unknown_type"
@@ -87,10 +90,17 @@ class Ping:
     id: int | None = None
 
 
-ClientMessage = Register | Lookup | Send | Ping
+@dataclass(frozen=True)
+class Delete:
+    proof: bytes  # not yet verified: see ``check_delete``
+    id: int | None = None
+
+
+ClientMessage = Register | Lookup | Send | Ping | Delete
 
 # Every field each request type must carry (besides ``t``); ``id`` is always optional.
-_FIELDS = {"register": {"v", "keys", "proof"}, "lookup": {"number"}, "send": {"to", "env"}, "ping": set()}
+_FIELDS = {"register": {"v", "keys", "proof"}, "lookup": {"number"}, "send": {"to", "env"}, "ping": set(),
+           "delete": {"proof"}}
 
 
 def frame_size(data: str | bytes) -> int:
@@ -128,6 +138,11 @@ def parse_client_message(data: str | bytes) -> ClientMessage:
         return Lookup(_number(obj["number"], id_), id_)
     if t == "send":
         return Send(_number(obj["to"], id_), _env(obj["env"], id_), id_)
+    if t == "delete":
+        try:
+            return Delete(b64u_decode(obj["proof"], 64), id_)
+        except B64Error as exc:
+            raise WireError(BAD_MESSAGE, "proof is base64url of 64 bytes", id_) from exc
     return Ping(id_)
 
 
@@ -136,6 +151,22 @@ def check_register(msg: Register, nonce: bytes) -> None:
     if not msg.keys.verify(SEAL_KEY_LABEL + msg.keys.seal, msg.keys.bind):
         raise WireError(UNAUTHORIZED, "the sealing key is not bound to the identity key", msg.id)
     if not verify_auth_proof(msg.keys, nonce, msg.proof):
+        raise WireError(UNAUTHORIZED, "the proof does not answer this challenge", msg.id)
+
+
+def delete_message(nonce: bytes, sig_pub: bytes) -> bytes:
+    """The byte string a delete proof signs: label, this connection's challenge, the identity key."""
+    return DELETE_LABEL + nonce + sig_pub
+
+
+def delete_request(proof: bytes, id_: int | None = None) -> dict[str, Any]:
+    """The ``delete`` frame a peer sends (``proof`` signs ``delete_message``)."""
+    return _with_id({"t": "delete", "proof": b64u_encode(proof)}, id_)
+
+
+def check_delete(msg: Delete, nonce: bytes, registered: PublicKeys) -> None:
+    """Verify a delete proof over this connection's challenge with the number's registered key."""
+    if not registered.verify(delete_message(nonce, registered.sig), msg.proof):
         raise WireError(UNAUTHORIZED, "the proof does not answer this challenge", msg.id)
 
 

@@ -15,6 +15,10 @@ class Endpoint(Protocol):
         """Queue one text frame; False when the connection cannot take it (and is being dropped)."""
         ...
 
+    async def close(self, code: int, reason: bytes) -> None:
+        """Close the connection after the frames already queued."""
+        ...
+
 
 class Presence(Protocol):
     """Number → connected endpoints; async so that a networked implementation fits."""
@@ -25,6 +29,10 @@ class Presence(Protocol):
 
     async def route(self, number: str, text: str) -> int:
         """Hand ``text`` to every endpoint of ``number``; return how many took it."""
+        ...
+
+    async def evict(self, number: str) -> list[Endpoint]:
+        """Forget every endpoint of ``number`` (it was deleted); return this process's, to close."""
         ...
 
     async def close(self) -> None: ...
@@ -53,6 +61,9 @@ class LocalPresence:
             if endpoint.deliver(text):
                 delivered += 1
         return delivered
+
+    async def evict(self, number: str) -> list[Endpoint]:
+        return list(self._endpoints.pop(number, ()))
 
     async def close(self) -> None:
         self._endpoints.clear()

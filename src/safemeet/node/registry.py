@@ -73,6 +73,11 @@ class Registry:
             return None
         return PublicKeys(sig=b64u_decode(row[0], 32), seal=b64u_decode(row[1], 32), bind=b64u_decode(row[2], 64))
 
+    def delete(self, number: str) -> bool:
+        """Forget ``number`` and its keys; True if it was registered. Its key may register again
+        later and then gets a fresh random number."""
+        return self._db.execute("DELETE FROM registry WHERE number = ?", (number,)).rowcount > 0
+
     def _free_number(self) -> str:
         for _ in range(_MAX_TRIES):
             number = new_number(self._randbelow)

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from ..core import wire
-from ..core.wire import Lookup, Ping, Register, Send, WireError
+from ..core.wire import Delete, Lookup, Ping, Register, Send, WireError
 from .appkeys import CONFIG, PRESENCE, REGISTRY, SOCKETS
 
 log = logging.getLogger("safemeet.node")
@@ -120,6 +120,8 @@ class Session:
         try:
             request = wire.parse_client_message(data)
             reply = await self.dispatch(request)
+            if reply is None:  # the connection was closed (identity deleted): nothing to answer
+                return True
         except WireError as exc:
             log.debug("request refused: %s", exc.code)
             reply = wire.error_from(exc)
@@ -129,7 +131,7 @@ class Session:
         self.conn.reply(reply)
         return True
 
-    async def dispatch(self, request: wire.ClientMessage) -> dict[str, Any]:
+    async def dispatch(self, request: wire.ClientMessage) -> dict[str, Any] | None:
         if isinstance(request, Register):
             return await self.register(request)
         if self.conn.number is None:
@@ -143,6 +145,9 @@ class Session:
             return wire.keys(request.number, keys, request.id)
         if isinstance(request, Send):
             return await self.send(request)
+        if isinstance(request, Delete):
+            await self.delete(request)
+            return None
         raise AssertionError("parse_client_message returned an unknown request")
 
     async def register(self, request: Register) -> dict[str, Any]:
@@ -154,6 +159,21 @@ class Session:
         await self.presence.join(number, self.conn)
         log.info("registration")
         return wire.registered(number, request.id)
+
+    async def delete(self, request: Delete) -> None:
+        """Remove the number from the registry and close all its connections (4000 "deleted")."""
+        number = self.conn.number
+        assert number is not None
+        keys = self.registry.lookup(number)
+        if keys is None:
+            raise WireError(wire.UNKNOWN_NUMBER, None, request.id)
+        wire.check_delete(request, self.nonce, keys)
+        self.registry.delete(number)
+        endpoints = await self.presence.evict(number)
+        log.info("identity deleted")
+        reason = wire.DELETED_REASON.encode()
+        await asyncio.gather(*(e.close(wire.DELETED_CLOSE_CODE, reason) for e in endpoints),
+                             return_exceptions=True)
 
     async def send(self, request: Send) -> dict[str, Any]:
         delivered = await self.presence.route(request.to, wire.encode(wire.msg(request.env)))

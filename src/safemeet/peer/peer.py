@@ -119,6 +119,17 @@ class Peer:
         keys = contact.keys if contact and contact.keys else await self._node.lookup(number)
         return safety.safety_number(self.number, self.identity.public.sig, number, keys.sig)
 
+    async def delete_identity(self) -> None:
+        """Delete this identity: the node forgets the number (signed request), then the key file
+        and the contacts file are removed. The peer is closed afterwards."""
+        for call in list(self._calls.values()):
+            await call.hangup()
+        await self._node.delete()
+        await self.close()
+        self.contacts.remove_file()
+        if self.identity_path is not None:
+            self.identity_path.unlink(missing_ok=True)
+
     @property
     def active_calls(self) -> int:
         return len(self._calls)

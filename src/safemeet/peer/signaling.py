@@ -9,6 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
+from ..core import wire
 from ..core.b64 import b64u_decode, b64u_encode
 from ..core.identity import Identity, IdentityError, PublicKeys
 from .errors import NodeError, UnknownNumber
@@ -40,6 +41,7 @@ class NodeClient:
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._keys: dict[str, PublicKeys] = {}
+        self._nonce = b""
         self.number: str | None = None
 
     async def connect(self) -> str:
@@ -50,7 +52,7 @@ class NodeClient:
             challenge = await self._receive_json(timeout=REQUEST_TIMEOUT_S)
             if challenge.get("t") != "challenge":
                 raise NodeError("bad_message", "node did not send a challenge")
-            nonce = b64u_decode(challenge["nonce"], 32)
+            nonce = self._nonce = b64u_decode(challenge["nonce"], 32)
             await self._send_json({
                 "t": "register", "v": 1, "keys": self._identity.public.to_json(),
                 "proof": b64u_encode(self._identity.auth_proof(nonce)),
@@ -88,6 +90,17 @@ class NodeClient:
 
     async def send(self, to: str, env: str) -> None:
         await self._request({"t": "send", "to": to, "env": env})
+
+    async def delete(self) -> None:
+        """Ask the node to forget our number; returns once it closed us with 4000 "deleted"."""
+        proof = self._identity.sign(wire.delete_message(self._nonce, self._identity.public.sig))
+        try:
+            await self._request(wire.delete_request(proof))
+        except NodeError as exc:
+            if exc.code == "closed" and self._ws is not None and self._ws.close_code == wire.DELETED_CLOSE_CODE:
+                return
+            raise
+        raise NodeError("bad_message", "the node answered a delete request without deleting")
 
     async def close(self) -> None:
         if self._reader:

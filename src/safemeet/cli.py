@@ -32,6 +32,8 @@ def _media_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--receive-only", action="store_true", help="send no media, only receive")
     p.add_argument("--chat", action="append", default=[], metavar="TEXT",
                    help="chat message to send once connected (repeatable)")
+    p.add_argument("--accept-key-change", action="store_true",
+                   help="accept a changed key of a contact you have not verified (re-pins it)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     _media_options(answer)
     answer.add_argument("--count", type=int, default=1, help="calls to take before exiting (0: forever)")
     answer.add_argument("--timeout", type=float, default=None, help="give up if no call arrives in S seconds")
+
+    from . import cli_trust
+
+    cli_trust.add_parsers(sub, _peer_options)
     return parser
 
 
@@ -112,7 +118,8 @@ async def _cmd_call(args: argparse.Namespace) -> int:
     from .core.callstate import END_TEXT
     from .peer import CallError, Peer
 
-    async with Peer(args.node, args.identity, media=_media(args), ring_timeout=args.ring_timeout) as peer:
+    async with Peer(args.node, args.identity, media=_media(args), ring_timeout=args.ring_timeout,
+                    accept_key_change=args.accept_key_change) as peer:
         call = await peer.call(args.number)
         try:
             await call.wait_connected()
@@ -130,7 +137,7 @@ async def _cmd_answer(args: argparse.Namespace) -> int:
     from .peer import CallError, Peer
 
     taken = 0
-    async with Peer(args.node, args.identity, media=_media(args)) as peer:
+    async with Peer(args.node, args.identity, media=_media(args), accept_key_change=args.accept_key_change) as peer:
         if not args.json:
             print(f"Waiting for calls on {peer.number}", flush=True)
         while args.count == 0 or taken < args.count:
@@ -170,9 +177,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from . import cli_trust
+
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return _cmd_serve(args)  # the node logs its own (anonymous) events at INFO
+    if args.command == "contacts" or (args.command == "identity" and args.action != "delete"):
+        local = cli_trust.cmd_contacts if args.command == "contacts" else cli_trust.cmd_identity_local
+        return _run_local(local, args)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
                         format="%(levelname)s %(name)s: %(message)s")
     args.node = args.node or _node_default()
@@ -181,16 +193,42 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.number = normalize(args.number)
         except NumberError as exc:
             return _fail(f"{args.number!r} is not a valid number: {exc}", EXIT_USAGE)
-    commands = {"id": _cmd_id, "call": _cmd_call, "answer": _cmd_answer}
+    commands = {"id": _cmd_id, "call": _cmd_call, "answer": _cmd_answer, "verify": cli_trust.cmd_verify,
+                "identity": cli_trust.cmd_identity_delete}
     return asyncio.run(_run(commands[args.command], args))
 
 
+def _key_change_text(exc) -> str:
+    from .peer import VerifiedKeyChanged
+
+    if isinstance(exc, VerifiedKeyChanged):
+        return f"{exc}: 'safemeet contacts delete {exc.number}'"
+    return (f"{exc}: compare it ('safemeet verify {exc.number}'), then use --accept-key-change "
+            f"to accept the new key")
+
+
+def _run_local(command, args: argparse.Namespace) -> int:
+    """A command that only touches local files."""
+    from .cli_trust import CommandFailed
+    from .peer import KeyFileError
+
+    try:
+        return command(args)
+    except (CommandFailed, KeyFileError) as exc:
+        return _fail(str(exc))
+    except ValueError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+
+
 async def _run(command, args: argparse.Namespace) -> int:
-    from .peer import CallError, KeyFileError, NodeError
+    from .cli_trust import CommandFailed
+    from .peer import CallError, KeyChanged, KeyFileError, NodeError
 
     try:
         return await command(args)
-    except (CallError, NodeError, KeyFileError) as exc:
+    except KeyChanged as exc:
+        return _fail(_key_change_text(exc))
+    except (CallError, NodeError, KeyFileError, CommandFailed) as exc:
         return _fail(str(exc))
     except ValueError as exc:
         return _fail(str(exc), EXIT_USAGE)

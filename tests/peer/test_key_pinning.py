@@ -158,3 +158,54 @@ async def test_contacts_file_refused_when_others_can_read_it(live_node, tmp_path
         Peer(live_node.url, tmp_path / "a.key")
     os.chmod(path, 0o600)
     assert len(Contacts(path).all()) == 1
+
+
+async def _ring_as(url, impostor: Identity, sender: str, bob: Peer) -> None:
+    """A ring that claims to be from ``sender``, signed with ``impostor``'s key."""
+    async def _noop(_env: str) -> None:
+        return None
+
+    client = NodeClient(url, impostor, _noop)
+    await client.connect()
+    try:
+        ring = envelope.make_inner("ring", envelope.new_call_id(), sender, bob.number,
+                                   {"media": {"audio": True, "video": False}, "sdp": "v=0\r\n"},
+                                   int(time.time() * 1000))
+        await client.send(bob.number, envelope.seal(impostor, bob.identity.public, ring))
+    finally:
+        await client.close()
+
+
+async def test_callee_accepting_key_changes_repins_and_rings(live_node, tmp_path):
+    alice_number, _, _, _ = await _first_call(live_node.url, tmp_path)
+    new_alice = Identity.generate()
+    live_node.lie(alice_number, new_alice.public)
+    async with Peer(live_node.url, tmp_path / "b.key", accept_key_change=True) as bob:
+        await _ring_as(live_node.url, new_alice, alice_number, bob)
+        incoming = await bob.next_incoming(5)
+        assert incoming.remote == alice_number and incoming.phase == "incoming"
+        assert bob.contacts.get(alice_number).keys == new_alice.public
+        await incoming.decline()
+
+
+async def test_callee_verified_contact_key_change_fails_hard(live_node, tmp_path):
+    alice_number, _, alice_identity, _ = await _first_call(live_node.url, tmp_path)
+    mallory = Identity.generate()
+    live_node.lie(alice_number, mallory.public)
+    async with Peer(live_node.url, tmp_path / "b.key", accept_key_change=True) as bob:
+        bob.contacts.mark_verified(alice_number)
+        await _ring_as(live_node.url, mallory, alice_number, bob)
+        with pytest.raises(VerifiedKeyChanged):
+            await bob.next_incoming(5)
+        assert bob.active_calls == 0 and bob.contacts.get(alice_number).keys == alice_identity.public
+
+
+async def test_new_sealing_key_of_a_pinned_identity_is_no_key_change(live_node, tmp_path):
+    alice_number, bob_number, _, bob_identity = await _first_call(live_node.url, tmp_path)
+    rotated = Identity(bob_identity.signing, Identity.generate().sealing)
+    live_node.lie(bob_number, rotated.public)
+    async with Peer(live_node.url, tmp_path / "a.key") as alice:
+        alice.contacts.mark_verified(bob_number)
+        call = await alice.call(bob_number)  # no KeyChanged: the safety number is unchanged
+        assert alice.contacts.get(bob_number).keys == rotated.public and alice.contacts.get(bob_number).verified
+        await call.hangup()

@@ -68,22 +68,28 @@ class Contacts:
         return [c for _, c in sorted(self._load().items())]
 
     def check(self, number: str, keys: PublicKeys) -> str:
-        """Compare the node's ``keys`` with the pin: NEW, SAME, CHANGED or VERIFIED_CHANGED."""
+        """Compare the node's ``keys`` with the pin: NEW, SAME, CHANGED or VERIFIED_CHANGED.
+
+        The identity key (``sig``) decides: a new sealing key bound by the same identity key
+        (``bind``, checked when the keys arrived) is the same contact, and the safety number,
+        made from ``sig`` alone, does not change either.
+        """
         contact = self.get(number)
         if contact is None or contact.keys is None:
             return NEW
-        if contact.keys == keys:
+        if contact.keys.sig == keys.sig:
             return SAME
         return VERIFIED_CHANGED if contact.verified else CHANGED
 
     # --- changing ---------------------------------------------------------------------------
 
     def pin(self, number: str, keys: PublicKeys) -> Contact:
-        """Pin ``keys`` for ``number``; pinning other keys than before clears ``verified``."""
+        """Pin ``keys`` for ``number``; pinning another identity key than before clears ``verified``."""
         def change(old: Contact) -> Contact:
             if old.keys == keys:
                 return old
-            return replace(old, keys=keys, verified=False)
+            same_identity = old.keys is not None and old.keys.sig == keys.sig
+            return replace(old, keys=keys, verified=old.verified and same_identity)
         return self._update(number, change)
 
     def name(self, number: str, name: str | None) -> Contact:
@@ -100,7 +106,7 @@ class Contacts:
         from the pinned keys, or must delete the contact first.
         """
         def change(old: Contact) -> Contact:
-            if keys is not None and old.keys is not None and old.keys != keys:
+            if keys is not None and old.keys is not None and old.keys.sig != keys.sig:
                 raise ValueError(f"the keys of {old.number} are not the pinned ones")
             pinned = old.keys or keys
             if pinned is None:

@@ -11,7 +11,7 @@ from ..core.envelope import EnvelopeError, ReplayGuard
 from ..core.identity import Identity, PublicKeys
 from ..core.numbers import normalize
 from .call import Call
-from .contacts import CHANGED, NEW, VERIFIED_CHANGED, Contacts, contacts_path
+from .contacts import CHANGED, NEW, SAME, VERIFIED_CHANGED, Contacts, contacts_path
 from .errors import KeyChanged, NodeError, VerifiedKeyChanged
 from .keyfile import default_identity_path, load_or_create_identity
 from .media import MediaOptions
@@ -139,6 +139,11 @@ class Peer:
     def _check_keys(self, number: str, keys: PublicKeys) -> None:
         """Compare the node's keys for ``number`` with the pin (docs/security.md table)."""
         state = self.contacts.check(number, keys)
+        if state == SAME:
+            contact = self.contacts.get(number)
+            if contact is not None and contact.keys != keys:  # new sealing key, same identity key
+                self.contacts.pin(number, keys)
+            return
         if state == VERIFIED_CHANGED:
             raise VerifiedKeyChanged(number)
         if state == CHANGED:

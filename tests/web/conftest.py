@@ -21,6 +21,8 @@ from safemeet.core.b64 import b64u_decode, b64u_encode
 from safemeet.core.envelope import Message, ReplayGuard, open_envelope, verify
 from safemeet.core.identity import Identity, PublicKeys
 from safemeet.node import NodeConfig, create_app, create_runner
+from safemeet.node.appkeys import REGISTRY
+from safemeet.node.registry import Registry
 
 playwright_api = pytest.importorskip("playwright.async_api")
 
@@ -149,12 +151,15 @@ class App:
         await self.page.wait_for_function("([el, t0]) => el.currentTime > t0 + 0.2", arg=[handle, t0])
 
     async def assert_nothing_left(self) -> None:
-        """After a call: no chat, no media, nothing stored but the identity."""
+        """After a call: no chat, no media, nothing stored but the identity and pinned contacts."""
         await playwright_api.expect(self.page.get_by_role("log", name="Chat", include_hidden=True)).to_be_empty()
-        assert await self.page.evaluate(LEFTOVERS) == {
+        left = await self.page.evaluate(LEFTOVERS)
+        contacts = left["dbs"][0]["stores"].pop("contacts")
+        assert all(re.fullmatch(r"\d{9}", n) for n in contacts), contacts
+        assert all(left.pop("videos")), "a video element still has a source"
+        assert left == {
             "local": 0,
             "session": 0,
-            "videos": [True, True],
             "dbs": [{"name": "safemeet", "stores": {"identity": ["self"]}}],
             "chatNodes": 0,
         }
@@ -198,6 +203,12 @@ class NodeServer:
     @property
     def origin(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def registry(self) -> Registry:
+        """The running node's registry (tests patch its `lookup` to make the node lie)."""
+        assert self.runner is not None
+        return self.runner.app[REGISTRY]
 
     async def start(self) -> None:
         runner = create_runner(create_app(NodeConfig(host="127.0.0.1", port=self.port, data_dir=self.data_dir)))

@@ -166,6 +166,7 @@ export class Call extends EventTarget {
       console.warn('call failed:', code);
       if (code === 'unknown_number' || code === 'invalid_number') return this.fire('unknown_number');
       if (code === 'offline') this.detail = 'not online';
+      if (code === 'key_changed') this.detail = 'safety number changed';
       this.fire('media_failed');
     }
   }

@@ -1,50 +1,20 @@
 /**
- * Browser persistence of the identity in IndexedDB (database "safemeet", store "identity").
- * CryptoKey objects are structured-cloneable, so the non-extractable private keys are stored
- * as keys, never as bytes. Browser only (Node has no IndexedDB).
+ * Browser persistence of the identity in IndexedDB (database "safemeet", store "identity", see
+ * db.js). CryptoKey objects are structured-cloneable, so the non-extractable private keys are
+ * stored as keys, never as bytes. `backup` (when present) holds the private keys sealed under a
+ * non-extractable AES-GCM key, for `Export identity` (see backup.js and docs/security.md).
+ * Browser only (Node has no IndexedDB).
  * @module keystore
  */
 
-const DB_NAME = 'safemeet';
-const DB_VERSION = 1;
+import { clearAll, withStore } from './db.js';
+
 const STORE = 'identity';
 const RECORD = 'self';
 
-function requestDone(req) {
-  return new Promise((resolve, reject) => {
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
-}
-
-function openDb() {
-  const req = globalThis.indexedDB.open(DB_NAME, DB_VERSION);
-  req.onupgradeneeded = () => {
-    const db = req.result;
-    if (!db.objectStoreNames.contains(STORE)) db.createObjectStore(STORE);
-  };
-  return requestDone(req);
-}
-
-async function withStore(mode, fn) {
-  const db = await openDb();
-  try {
-    const tx = db.transaction(STORE, mode);
-    const done = new Promise((resolve, reject) => {
-      tx.oncomplete = () => resolve();
-      tx.onerror = () => reject(tx.error);
-      tx.onabort = () => reject(tx.error || new Error('IndexedDB transaction aborted'));
-    });
-    const [result] = await Promise.all([requestDone(fn(tx.objectStore(STORE))), done]);
-    return result;
-  } finally {
-    db.close();
-  }
-}
-
 /**
- * Save (or replace) the identity: {sigPrivate, sealPrivate, sigPublic, sealPublic, keys, number}.
- * @param {import('./identity.js').Identity} identity
+ * Save (or replace) the identity: {sigPrivate, sealPrivate, sigPublic, sealPublic, keys, number, backup}.
+ * @param {import('./identity.js').Identity & {backup?: object|null}} identity
  * @returns {Promise<void>}
  */
 export async function saveIdentity(identity) {
@@ -55,8 +25,9 @@ export async function saveIdentity(identity) {
     sealPublic: identity.sealPublic,
     keys: { sig: identity.keys.sig, seal: identity.keys.seal, bind: identity.keys.bind },
     number: identity.number ?? null,
+    backup: identity.backup ?? null,
   };
-  await withStore('readwrite', (store) => store.put(record, RECORD));
+  await withStore(STORE, 'readwrite', (store) => store.put(record, RECORD));
 }
 
 /**
@@ -64,7 +35,7 @@ export async function saveIdentity(identity) {
  * @returns {Promise<import('./identity.js').Identity|null>}
  */
 export async function loadIdentity() {
-  const record = await withStore('readonly', (store) => store.get(RECORD));
+  const record = await withStore(STORE, 'readonly', (store) => store.get(RECORD));
   return record ?? null;
 }
 
@@ -73,5 +44,13 @@ export async function loadIdentity() {
  * @returns {Promise<void>}
  */
 export async function deleteIdentity() {
-  await withStore('readwrite', (store) => store.delete(RECORD));
+  await withStore(STORE, 'readwrite', (store) => store.delete(RECORD));
+}
+
+/**
+ * Delete the identity and every contact in one transaction.
+ * @returns {Promise<void>}
+ */
+export async function wipeDevice() {
+  await clearAll();
 }

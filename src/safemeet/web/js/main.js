@@ -1,14 +1,17 @@
 /**
- * Boot: load the identity from IndexedDB (or make and save one), connect to the node, register,
- * show our number, and keep the connection up. Optional settings come from
+ * Boot: load the identity from IndexedDB (or make and save an exportable one), connect to the
+ * node, register, show our number, and keep the connection up until the identity card halts it
+ * (import or delete). Optional settings come from
  * `window.safemeetConfig` (tests set it with an init script): `{ringTimeoutMs}`.
  * @module main
  */
 
-import { makeIdentity } from './identity.js';
+import { makeExportableIdentity } from './backup.js';
+import { mountIdentity } from './identityui.js';
 import { loadIdentity, saveIdentity } from './keystore.js';
 import { Signaling, nodeUrl } from './signaling.js';
 import { Phone } from './phone.js';
+import { mountTrust } from './trustui.js';
 import { mountUi } from './ui.js';
 
 const RETRY_MIN_MS = 1000;
@@ -26,17 +29,22 @@ function readConfig() {
 async function loadOrMakeIdentity() {
   const saved = await loadIdentity();
   if (saved) return saved;
-  const identity = await makeIdentity();
+  const identity = await makeExportableIdentity();
   await saveIdentity(identity);
   return identity;
 }
 
-async function connectForever(identity, phone, ui) {
+async function connectForever(identity, phone, ui, session) {
   let delay = RETRY_MIN_MS;
-  for (;;) {
+  while (!session.halted) {
     ui.setConnection('connecting', 'Connecting…');
     try {
       const signaling = await Signaling.connect(nodeUrl(location), identity);
+      if (session.halted) {
+        signaling.close();
+        break;
+      }
+      session.current = signaling;
       if (identity.number !== signaling.number) {
         identity.number = signaling.number;
         await saveIdentity(identity);
@@ -46,6 +54,8 @@ async function connectForever(identity, phone, ui) {
       ui.setConnection('online', 'Online');
       delay = RETRY_MIN_MS;
       await new Promise((resolve) => signaling.addEventListener('close', resolve, { once: true }));
+      session.current = null;
+      if (session.halted) break;
       console.warn('node connection closed; reconnecting');
     } catch (e) {
       console.warn('cannot register at the node:', e?.code ?? e?.name);
@@ -61,7 +71,21 @@ async function boot() {
   const phone = new Phone(identity, readConfig());
   const ui = mountUi(document, phone);
   if (identity.number) ui.setNumber(identity.number);
-  await connectForever(identity, phone, ui);
+  mountTrust(document, phone);
+  const session = {
+    identity,
+    halted: false,
+    current: null,
+    signaling: () => session.current,
+    halt: () => { session.halted = true; },
+    restart: () => {
+      session.halted = false;
+      if (!session.current) connectForever(identity, phone, ui, session);
+    },
+  };
+  mountIdentity(document, session);
+  await connectForever(identity, phone, ui, session);
+  ui.setConnection('offline', 'Stopped');
 }
 
 boot().catch((e) => {

@@ -3,12 +3,18 @@
  * incoming ones by call id. A ring while a call is in progress is answered `busy`.
  * Rejected envelopes are dropped with a console warning carrying only the reason code.
  *
- * Events: `call` {call} whenever a new call (outgoing or incoming) starts.
+ * Keys from the node are checked against the pinned contacts (contacts.js) before they are used,
+ * cached ones included: a caller's dial stops before anything rings and a ring from a changed key
+ * is dropped before the user sees it. The first call that connects pins the peer's keys.
+ *
+ * Events: `call` {call} whenever a new call (outgoing or incoming) starts; `key-change`
+ * {number, verified, keys} when the node's keys for a number differ from the pinned ones.
  * @module phone
  */
 
 import { ReplayGuard, makeInner, newCallId, openEnvelope, sealEnvelope, verifyEnvelope } from './envelope.js';
 import { Call } from './call.js';
+import { KeyChangeError, acceptNewKeys, checkPinned, pinContact } from './contacts.js';
 
 /**
  * @typedef {{ringTimeoutMs?: number, getMedia?: () => Promise<MediaStream|null>}} PhoneConfig
@@ -28,7 +34,7 @@ export class Phone extends EventTarget {
     this.signaling = null;
     /** @type {Call|null} */
     this.call = null;
-    /** @type {Map<string, Promise<object>>} number → keys, for this session only */
+    /** @type {Map<string, Promise<object>>} number → pin-checked keys, dropped when a call with it ends */
     this.keys = new Map();
     this.replay = new ReplayGuard();
     this.inbox = Promise.resolve();
@@ -53,18 +59,46 @@ export class Phone extends EventTarget {
   }
 
   /**
-   * The keys registered for `number`, looked up once per session.
+   * The keys registered for `number`, checked against its pinned keys. Cached until a call with
+   * `number` ends; a key change stays cached (so a flood of envelopes is not looked up again).
    * @param {string} number
    * @returns {Promise<object>}
+   * @throws {KeyChangeError} when the node's keys are not the pinned ones
    */
   keysFor(number) {
     let p = this.keys.get(number);
     if (!p) {
-      p = this.#signaling().lookup(number);
+      p = this.#signaling().lookup(number).then((keys) => checkPinned(number, keys));
       this.keys.set(number, p);
-      p.catch(() => this.keys.delete(number));
+      p.catch((e) => {
+        if (!(e instanceof KeyChangeError) && this.keys.get(number) === p) this.keys.delete(number);
+      });
     }
     return p;
+  }
+
+  /**
+   * The user accepts the changed key of `number`: re-pin it (verified flag cleared).
+   * @param {string} number
+   * @param {{sig: string, seal: string, bind: string}} keys from the `key-change` event
+   * @returns {Promise<void>}
+   */
+  async acceptNewKeys(number, keys) {
+    await acceptNewKeys(number, keys);
+    this.keys.delete(number);
+  }
+
+  /**
+   * Drop cached keys of `number` (after its contact was deleted or changed).
+   * @param {string} number
+   */
+  forgetKeys(number) {
+    this.keys.delete(number);
+  }
+
+  #keyChanged(e) {
+    const { number, verified, keys } = e;
+    this.dispatchEvent(new CustomEvent('key-change', { detail: { number, verified, keys } }));
   }
 
   #signaling() {
@@ -91,12 +125,22 @@ export class Phone extends EventTarget {
       callId,
       peer,
       send: (type, body) => this.sendEnvelope(callId, peer, type, body),
-      lookupPeer: () => this.keysFor(peer),
+      lookupPeer: () => this.keysFor(peer).catch((e) => {
+        if (e instanceof KeyChangeError) this.#keyChanged(e);
+        throw e;
+      }),
       ...this.config,
     });
     this.call = call;
+    call.addEventListener('state', (e) => {
+      if (e.detail.phase !== 'connected') return;
+      this.keysFor(peer)
+        .then((keys) => pinContact(peer, keys))
+        .catch((err) => console.warn('keys not pinned:', err?.code ?? err?.name));
+    });
     call.addEventListener('wiped', () => {
       if (this.call === call) this.call = null;
+      this.keys.delete(peer);
     });
     this.dispatchEvent(new CustomEvent('call', { detail: { call } }));
     return call;
@@ -110,6 +154,7 @@ export class Phone extends EventTarget {
    */
   dial(number) {
     if (this.busy) throw new Error('a call is already in progress');
+    this.keys.delete(number); // look the number up afresh, so its keys are checked now
     const call = this.#newCall('caller', newCallId(), number);
     call.dial();
     return call;
@@ -117,12 +162,15 @@ export class Phone extends EventTarget {
 
   async #receive(env) {
     let inner;
+    let opened;
     try {
-      const opened = await openEnvelope(this.identity, env);
+      opened = await openEnvelope(this.identity, env);
       const keys = await this.keysFor(opened.inner.from);
       inner = await verifyEnvelope(opened, keys, Date.now(), this.replay);
     } catch (e) {
       console.warn('envelope dropped:', e?.code ?? e?.name ?? 'error');
+      // A ring from a changed key never rings; the user is told instead.
+      if (e instanceof KeyChangeError && opened?.inner.type === 'ring' && !this.busy) this.#keyChanged(e);
       return;
     }
     this.#route(inner);

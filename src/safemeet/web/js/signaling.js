@@ -4,13 +4,15 @@
  * @module signaling
  */
 
-import { authProof, exportKeys } from './identity.js';
+import { concatBytes, b64uDecode, b64uEncode, utf8Encode } from './b64.js';
+import { authProof, exportKeys, signWithIdentity } from './identity.js';
 import * as wire from './wire.js';
 
 /** How long a request may wait for its reply, in ms. */
 export const REQUEST_TIMEOUT_MS = 10000;
 /** Keep-alive ping period while registered, in ms. */
 export const PING_INTERVAL_MS = 25000;
+const DELETE_LABEL = utf8Encode('safemeet/v1/delete\0');
 
 /** A failed request or connection; `code` is a node error code, or `timeout` / `closed` / `protocol`. */
 export class SignalingError extends Error {
@@ -45,6 +47,8 @@ export class Signaling extends EventTarget {
     this.ws = ws;
     /** @type {string|null} our number once registered */
     this.number = null;
+    /** @type {string|null} the node's challenge nonce (b64u) for this connection; signs `delete` */
+    this.nonce = null;
     this.nextId = 1;
     /** @type {Map<number, {resolve: Function, reject: Function, timer: number}>} */
     this.pending = new Map();
@@ -82,6 +86,7 @@ export class Signaling extends EventTarget {
     });
     const challenge = Signaling.#parseOrThrow(first, 'challenge', ws);
     const sig = new Signaling(ws);
+    sig.nonce = challenge.nonce;
     try {
       const proof = await authProof(identity, challenge.nonce);
       const reply = await sig.#await('registered', wire.register(exportKeys(identity), proof));
@@ -131,6 +136,33 @@ export class Signaling extends EventTarget {
    */
   async send(to, env) {
     await this.request((id) => wire.send(id, to, env));
+  }
+
+  /**
+   * Delete our identity at the node: `{"t":"delete","id":n,"proof":...}` with the proof over
+   * "safemeet/v1/delete\0" || this connection's challenge nonce || sig_pub. Resolves once the node
+   * closed the connection (it closes every connection of the number).
+   * @param {import('./identity.js').Identity} identity the registered one
+   * @returns {Promise<void>}
+   * @throws {SignalingError} the node refused (e.g. `unauthorized`) or did not answer
+   */
+  async deleteIdentity(identity) {
+    const msg = concatBytes(DELETE_LABEL, b64uDecode(this.nonce, 32), identity.sigPublic);
+    const proof = b64uEncode(await signWithIdentity(identity, msg));
+    let timer = 0;
+    const closed = new Promise((resolve, reject) => {
+      timer = setTimeout(() => reject(new SignalingError('timeout', 'the node did not close the connection')), REQUEST_TIMEOUT_MS);
+      this.addEventListener('close', resolve, { once: true });
+    });
+    const refused = this.request((id) => ({ t: 'delete', id, proof })).then(
+      () => closed, // a reply of its own (if the node sends one) still waits for the close
+      (e) => (e.code === 'closed' ? closed : Promise.reject(e)),
+    );
+    try {
+      await Promise.race([closed, refused]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** @returns {Promise<void>} resolves on the node's pong */

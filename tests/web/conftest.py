@@ -331,3 +331,38 @@ async def mallory(node: str) -> AsyncIterator[Mallory]:
             m = Mallory(session, ws)
             await m.register()
             yield m
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def camera_app(node: str) -> AsyncIterator[Callable[[Path], Awaitable[App]]]:
+    """`await camera_app(clip)` → a registered App in its own Chromium whose camera plays the Y4M
+    file `clip` (read again each time the camera starts). Checked after the test like `app`."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed")
+    apps: list[App] = []
+    async with playwright_api.async_playwright() as pw:
+        browsers = []
+
+        async def open_app(clip: Path) -> App:
+            browser = await pw.chromium.launch(
+                executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={clip}"]
+            )
+            browsers.append(browser)
+            context = await browser.new_context(viewport={"width": 1280, "height": 860})
+            await context.add_init_script(WATCH)
+            page = await context.new_page()
+            page.set_default_timeout(10_000)
+            a = App(page, node)
+            a.watch()
+            apps.append(a)
+            await a.open()
+            return a
+
+        try:
+            yield open_app
+            for a in apps:
+                assert await a.csp_violations() == [], a.console
+                assert a.foreign_requests() == []
+                assert a.console_errors() == []
+        finally:
+            await asyncio.gather(*(b.close() for b in browsers), return_exceptions=True)

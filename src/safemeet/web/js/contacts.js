@@ -2,11 +2,14 @@
  * Contacts and key pinning (trust on first use; docs/security.md, "Contacts and key pinning").
  * IndexedDB store `contacts`: number → {number, keys: {sig, seal, bind}, name, verified}.
  * `pinStatus` is the pure table; the rest reads and writes the store and announces changes on
- * `contactEvents` (`change` {number}).
+ * `contactEvents` (`change` {number}). A key change means a different identity key (`sig`); a new
+ * sealing key bound by the pinned identity key replaces the pinned `seal`/`bind` and keeps
+ * `verified` (the safety number, made from `sig`, does not change).
  * @module contacts
  */
 
 import { withStore } from './db.js';
+import { verifyKeys } from './identity.js';
 
 const STORE = 'contacts';
 
@@ -32,13 +35,13 @@ export class KeyChangeError extends Error {
 
 /**
  * The pinning table: what keys from the node mean for a (possibly absent) contact.
- * @param {{keys: {sig: string, seal: string}, verified: boolean}|null} contact
- * @param {{sig: string, seal: string}} keys
+ * @param {{keys: {sig: string}, verified: boolean}|null} contact
+ * @param {{sig: string}} keys
  * @returns {"new"|"same"|"changed"|"verified_changed"}
  */
 export function pinStatus(contact, keys) {
   if (!contact) return 'new';
-  if (contact.keys.sig === keys.sig && contact.keys.seal === keys.seal) return 'same';
+  if (contact.keys.sig === keys.sig) return 'same';
   return contact.verified ? 'verified_changed' : 'changed';
 }
 
@@ -78,6 +81,10 @@ async function put(contact) {
 export async function checkPinned(number, keys) {
   const contact = await getContact(number);
   const status = pinStatus(contact, keys);
+  if (status === 'same' && (contact.keys.seal !== keys.seal || contact.keys.bind !== keys.bind)) {
+    await verifyKeys(keys); // the new sealing key must be bound by the pinned identity key
+    await put({ ...contact, keys: copyKeys(keys) });
+  }
   if (status === 'new' || status === 'same') return keys;
   throw new KeyChangeError(number, status === 'verified_changed', copyKeys(keys));
 }

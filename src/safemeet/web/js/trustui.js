@@ -132,6 +132,7 @@ function safetyDialog(doc, phone) {
       const digits = parseQrText(text);
       if (digits === null) return false;
       verify(digits).catch((err) => { el.error.textContent = err.message; });
+      setTimeout(stopScan);
       return true;
     });
     const s = scanner;

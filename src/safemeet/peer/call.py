@@ -300,7 +300,7 @@ class Call:
                 return
             if pc.connectionState == "connected":
                 await self._apply("media_connected")
-            elif pc.connectionState == "failed":
+            elif pc.connectionState in ("failed", "closed"):  # closed: the far end closed DTLS
                 await self._apply("media_failed")
 
         @pc.on("track")

@@ -52,6 +52,9 @@ class NodeClient:
             challenge = await self._receive_json(timeout=REQUEST_TIMEOUT_S)
             if challenge.get("t") != "challenge":
                 raise NodeError("bad_message", "node did not send a challenge")
+            if type(challenge.get("v")) is not int or challenge["v"] != wire.VERSION:
+                raise NodeError("unsupported_version", f"the node does not speak protocol version "
+                                f"{wire.VERSION} (its challenge says {challenge.get('v')!r})")
             nonce = self._nonce = b64u_decode(challenge["nonce"], 32)
             await self._send_json({
                 "t": "register", "v": 1, "keys": self._identity.public.to_json(),

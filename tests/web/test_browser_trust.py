@@ -300,3 +300,49 @@ async def test_delete_identity_gives_a_new_number_and_frees_the_old_one(app, mal
     assert await alice.number() != a_no
     reply = await mallory.request({"t": "lookup", "number": a_no})
     assert reply["t"] == "error" and reply["code"] == "unknown_number", reply
+
+
+# An identity as the first browser app kept it: IndexedDB version 1, store "identity" only, keys
+# made non-extractable with no sealed copy for backups.
+MAKE_V1_IDENTITY = """
+async () => {
+  const { makeIdentity } = await import('/js/identity.js');
+  const id = await makeIdentity();
+  const db = await new Promise((ok, no) => {
+    const r = indexedDB.open('safemeet', 1);
+    r.onupgradeneeded = () => r.result.createObjectStore('identity');
+    r.onsuccess = () => ok(r.result);
+    r.onerror = () => no(r.error);
+  });
+  const record = { sigPrivate: id.sigPrivate, sealPrivate: id.sealPrivate, sigPublic: id.sigPublic,
+                   sealPublic: id.sealPublic, keys: id.keys, number: null };
+  await new Promise((ok) => { const tx = db.transaction('identity', 'readwrite');
+    tx.objectStore('identity').put(record, 'self'); tx.oncomplete = ok; });
+  db.close();
+  return id.keys;
+}
+"""
+
+
+async def test_identity_of_database_version_1_survives_the_upgrade(app, node_server, mallory):
+    old = await app(register=False)
+    blank = "<!doctype html><title>setup</title><link rel=icon href='data:,'>"
+    await old.page.route(node_server.origin + "/", lambda route: route.fulfill(body=blank, content_type="text/html"))
+    await old.page.goto(node_server.origin + "/")
+    keys = await old.page.evaluate(MAKE_V1_IDENTITY)
+    await old.page.unroute(node_server.origin + "/")
+    number = await old.open()
+    assert (await mallory.request({"t": "lookup", "number": number}))["keys"] == keys
+    stores = await old.page.evaluate(
+        """() => new Promise((ok) => { const r = indexedDB.open('safemeet');
+             r.onsuccess = () => { ok([r.result.version, [...r.result.objectStoreNames]]); r.result.close(); }; })"""
+    )
+    assert stores == [2, ["contacts", "identity"]]
+
+    # Its keys were never extractable, so it cannot be exported; the app says so.
+    await old.button("Export identity").click()
+    dialog = old.page.get_by_role("dialog", name="Export identity")
+    await dialog.get_by_label("Passphrase", exact=True).fill(PASSPHRASE)
+    await dialog.get_by_label("Repeat passphrase").fill(PASSPHRASE)
+    await dialog.get_by_role("button", name="Download backup").click()
+    await expect(dialog.get_by_role("alert")).to_contain_text("cannot be exported")

@@ -8,7 +8,8 @@
  * is dropped before the user sees it. The first call that connects pins the peer's keys.
  *
  * Events: `call` {call} whenever a new call (outgoing or incoming) starts; `key-change`
- * {number, verified, keys} when the node's keys for a number differ from the pinned ones.
+ * {number, verified, keys, role} when the node's keys for a number differ from the pinned ones
+ * (`role`: "caller" when our dial stopped, "callee" when a ring was dropped).
  * @module phone
  */
 
@@ -96,9 +97,9 @@ export class Phone extends EventTarget {
     this.keys.delete(number);
   }
 
-  #keyChanged(e) {
+  #keyChanged(e, role) {
     const { number, verified, keys } = e;
-    this.dispatchEvent(new CustomEvent('key-change', { detail: { number, verified, keys } }));
+    this.dispatchEvent(new CustomEvent('key-change', { detail: { number, verified, keys, role } }));
   }
 
   #signaling() {
@@ -126,7 +127,7 @@ export class Phone extends EventTarget {
       peer,
       send: (type, body) => this.sendEnvelope(callId, peer, type, body),
       lookupPeer: () => this.keysFor(peer).catch((e) => {
-        if (e instanceof KeyChangeError) this.#keyChanged(e);
+        if (e instanceof KeyChangeError) this.#keyChanged(e, 'caller');
         throw e;
       }),
       ...this.config,
@@ -170,7 +171,7 @@ export class Phone extends EventTarget {
     } catch (e) {
       console.warn('envelope dropped:', e?.code ?? e?.name ?? 'error');
       // A ring from a changed key never rings; the user is told instead.
-      if (e instanceof KeyChangeError && opened?.inner.type === 'ring' && !this.busy) this.#keyChanged(e);
+      if (e instanceof KeyChangeError && opened?.inner.type === 'ring' && !this.busy) this.#keyChanged(e, 'callee');
       return;
     }
     this.#route(inner);

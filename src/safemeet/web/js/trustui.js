@@ -190,19 +190,21 @@ function keyChangeDialog(doc, phone) {
   el.close.addEventListener('click', () => el.dialog.close());
   el.dialog.addEventListener('close', () => { change = null; });
 
-  const open = ({ number, verified, keys }) => {
+  const open = ({ number, verified, keys, role }) => {
     if (el.dialog.open && change?.number === number) return;
     change = { number, keys };
     const who = formatNumber(number);
+    const stopped = role === 'callee'
+      ? `A call from ${who} was not let through: nothing was answered and no camera or microphone was used.`
+      : 'The call was stopped before anything was sent.';
     el.text.textContent = verified
       ? `You verified the safety number of ${who}, and the keys the node now gives for that number ` +
-        'are different. This may mean someone is trying to listen in. The call was stopped before ' +
-        'anything was sent. To talk again, compare safety numbers with them in person; if they got a ' +
-        'new device, forget the contact under Contacts and verify the new number.'
+        `are different. This may mean someone is trying to listen in. ${stopped} To talk again, ` +
+        'compare safety numbers with them in person; if they got a new device, forget the contact ' +
+        'under Contacts and verify the new number.'
       : `The keys the node gives for ${who} are not the ones you talked with before. Maybe they ` +
-        'reinstalled safemeet or moved to a new device, or someone is trying to listen in. The call ' +
-        'was stopped before anything was sent. Accept the new key only if you expected this, and ' +
-        'verify their safety number afterwards.';
+        `reinstalled safemeet or moved to a new device, or someone is trying to listen in. ${stopped} ` +
+        'Accept the new key only if you expected this, and verify their safety number afterwards.';
     el.accept.hidden = verified;
     el.cancel.hidden = verified;
     el.close.hidden = !verified;

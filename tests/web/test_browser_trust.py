@@ -200,6 +200,14 @@ async def test_verified_contact_key_change_is_a_hard_failure(app, node_server, m
     await dialog.get_by_role("button", name="Close").click()
     await expect(contact(alice, b_no)).to_contain_text("Verified")
 
+    # Only forgetting the contact lets a new key in; the next call that connects pins it afresh.
+    monkeypatch.undo()
+    await contact(alice, b_no).get_by_role("button", name="Forget").click()
+    await expect(contact(alice, b_no)).to_have_count(0)
+    await connect(alice, bob)
+    await hang_up(alice, bob)
+    await expect(contact(alice, b_no)).to_contain_text("Not verified")
+
 
 def write_y4m(path: Path, gray: np.ndarray, frames: int = 4) -> None:
     """A tiny 640x480 4:2:0 Y4M clip showing `gray` (uint8, at most 480x640) centred on white."""

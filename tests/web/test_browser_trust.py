@@ -171,7 +171,11 @@ async def test_safety_number_typed_and_qr_on_both_pages(app, node_server):
     await expect(contact(alice, b_no)).to_contain_text("Verified")
     await expect(contact(bob, a_no)).to_contain_text("Not verified")
 
-    # The contacts list shows the same number without a call.
+    # The contacts list shows the same number without a call; a local name is only shown there.
+    await contact(bob, a_no).get_by_role("button", name="Rename").click()
+    await bob.page.get_by_label(f"Name for {spaced(a_no)}").fill("  Alice ✨ ")
+    await bob.button("Save").click()
+    await expect(contact(bob, a_no).locator(".contact-name")).to_have_text("Alice ✨")
     await contact(bob, a_no).get_by_role("button", name="Verify").click()
     assert await shown_digits(bob) == expected
 

@@ -129,6 +129,21 @@ export async function markVerified(number, keys) {
   return put({ number, keys: copyKeys(keys), name: contact?.name ?? '', verified: true });
 }
 
+/** Longest local name kept, in characters. */
+export const MAX_NAME = 64;
+
+/**
+ * Give a contact a local name (kept on this device only; empty clears it).
+ * @param {string} number
+ * @param {string} name
+ * @returns {Promise<object|null>} the contact, or null when there is none
+ */
+export async function renameContact(number, name) {
+  const contact = await getContact(number);
+  if (!contact) return null;
+  return put({ ...contact, name: [...name.trim()].slice(0, MAX_NAME).join('') });
+}
+
 /**
  * Forget a contact (its pinned keys and verified flag).
  * @param {string} number

@@ -6,7 +6,9 @@
  */
 
 import { b64uDecode } from './b64.js';
-import { contactEvents, deleteContact, getContact, listContacts, markVerified } from './contacts.js';
+import {
+  MAX_NAME, contactEvents, deleteContact, getContact, listContacts, markVerified, renameContact,
+} from './contacts.js';
 import { formatNumber } from './numbers.js';
 import { Scanner, qrImageSrc } from './qr.js';
 import { groups, matches, parseQrText, qrText, safetyNumber } from './safety.js';
@@ -47,21 +49,53 @@ function contactItem(doc, contact, verify, forget) {
   const li = doc.createElement('li');
   li.className = 'contact';
   const id = `contact-${contact.number}`;
+  const who = doc.createElement('span');
+  who.className = 'contact-who';
+  who.id = id;
   const number = doc.createElement('span');
   number.className = 'contact-number';
-  number.id = id;
   number.textContent = formatNumber(contact.number);
+  if (contact.name) {
+    const name = doc.createElement('bdi');
+    name.className = 'contact-name';
+    name.textContent = contact.name;
+    who.append(name, ' ');
+  }
+  who.append(number);
   const badge = doc.createElement('span');
   badge.className = contact.verified ? 'badge badge-ok' : 'badge';
   badge.textContent = contact.verified ? 'Verified' : 'Not verified';
-  const verifyBtn = button(doc, 'Verify', () => verify(contact.number));
-  const forgetBtn = button(doc, 'Forget', forget);
-  for (const b of [verifyBtn, forgetBtn]) b.setAttribute('aria-describedby', id);
   const actions = doc.createElement('span');
   actions.className = 'contact-actions';
-  actions.append(verifyBtn, forgetBtn);
-  li.append(number, badge, actions);
+  const buttons = [
+    button(doc, 'Verify', () => verify(contact.number)),
+    button(doc, 'Rename', () => actions.replaceChildren(renameForm(doc, contact))),
+    button(doc, 'Forget', forget),
+  ];
+  for (const b of buttons) b.setAttribute('aria-describedby', id);
+  actions.append(...buttons);
+  li.append(who, badge, actions);
   return li;
+}
+
+/** Inline form naming a contact; saving re-renders the list (contactEvents). */
+function renameForm(doc, contact) {
+  const form = doc.createElement('form');
+  form.className = 'rename-form';
+  const input = doc.createElement('input');
+  input.className = 'text-input';
+  input.maxLength = MAX_NAME;
+  input.value = contact.name;
+  input.setAttribute('aria-label', `Name for ${formatNumber(contact.number)}`);
+  const save = button(doc, 'Save', () => {});
+  save.type = 'submit';
+  form.append(input, save, button(doc, 'Cancel', () => renameContact(contact.number, contact.name)));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    renameContact(contact.number, input.value).catch((err) => console.warn('rename:', err?.name));
+  });
+  setTimeout(() => input.focus());
+  return form;
 }
 
 function button(doc, text, onClick) {

@@ -17,6 +17,7 @@ from .media import FrameCounts, MediaOptions
 log = logging.getLogger(__name__)
 
 MAX_CHAT_BYTES = 64_000
+CONNECT_TIMEOUT_S = 30.0  # a call still not connected this long after accept/answer fails
 CHAT_LABEL = "chat"
 
 SendFn = Callable[[str, dict[str, Any]], Awaitable[None]]
@@ -74,6 +75,7 @@ class _Live:
     counts: FrameCounts = field(default_factory=FrameCounts)
     tracks: list[Any] = field(default_factory=list)
     timer: asyncio.TimerHandle | None = None
+    connect_timer: asyncio.TimerHandle | None = None
 
 
 class Call:
@@ -194,6 +196,7 @@ class Call:
         return handle
 
     async def _apply(self, event: str) -> None:
+        before = self._state.phase
         step = transition(self._state, event)
         self._state = step.state
         for action in step.actions:
@@ -204,6 +207,16 @@ class Call:
                 if self.phase != "ended":
                     await self._apply("media_failed")
                     return
+        if before != "connecting" and self.phase == "connecting":
+            # Nothing else ends a call whose media never connects (e.g. the accept or every
+            # candidate was lost on the way): give up after CONNECT_TIMEOUT_S.
+            self._live.connect_timer = asyncio.get_running_loop().call_later(
+                CONNECT_TIMEOUT_S, lambda: asyncio.ensure_future(self._connect_timeout()))
+
+    async def _connect_timeout(self) -> None:
+        if self.phase == "connecting":
+            log.warning("call did not connect in time")
+            await self._apply("media_failed")
 
     async def _perform(self, action: str) -> None:
         live = self._live
@@ -300,8 +313,13 @@ class Call:
                 return
             if pc.connectionState == "connected":
                 await self._apply("media_connected")
-            elif pc.connectionState in ("failed", "closed"):  # closed: the far end closed DTLS
+            elif pc.connectionState == "failed":
                 await self._apply("media_failed")
+            elif pc.connectionState == "closed":
+                # The far end closed DTLS (our own close comes after the call has ended). That
+                # close is authenticated by the DTLS session, so it is the peer hanging up; its
+                # hangup envelope, relayed by the node, usually arrives just after.
+                await self._apply("hangup_received")
 
         @pc.on("track")
         def on_track(track: Any) -> None:
@@ -331,8 +349,9 @@ class Call:
 
     async def _close_media(self) -> None:
         live = self._live
-        if live.timer:
-            live.timer.cancel()
+        for timer in (live.timer, live.connect_timer):
+            if timer:
+                timer.cancel()
         for track in live.tracks:
             track.stop()
         await live.counts.stop()

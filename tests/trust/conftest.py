@@ -39,6 +39,21 @@ def _web_conftest():
     return sys.modules[name]
 
 
+# Keeps every peer connection of a page, with the connection states it went through, so a test
+# can read its DTLS certificates (getStats) and prove it never connected.
+PCS = """
+window.__pcs = [];
+const WatchedPC = window.RTCPeerConnection;
+window.RTCPeerConnection = class extends WatchedPC {
+  constructor(...args) {
+    super(...args);
+    this.__states = [];
+    window.__pcs.push(this);
+    this.addEventListener('connectionstatechange', () => this.__states.push(this.connectionState));
+  }
+};
+"""
+
 try:
     web = _web_conftest()
 except pytest.skip.Exception:  # playwright missing: the browser tests skip themselves
@@ -63,18 +78,21 @@ if web is not None:
     async def app(browser, browser_mitm: Mitm):
         """Open the app through the proxy: ``await app()`` → a registered ``web.App``.
 
-        ``allow_console`` (substrings) lists console errors a scenario expects. After the test:
-        no CSP violation and no request outside the proxy's origin on any page.
+        ``ring_timeout_ms`` / ``connect_timeout_ms`` shorten the call timeouts. After the test: no
+        CSP violation and no request outside the proxy's origin on any page.
         """
         contexts = []
         apps = []
 
-        async def open_app(ring_timeout_ms: int | None = None, register: bool = True):
+        async def open_app(ring_timeout_ms: int | None = None, register: bool = True,
+                           connect_timeout_ms: int | None = None):
             context = await browser.new_context(viewport={"width": 1280, "height": 860})
             contexts.append(context)
             await context.add_init_script(web.WATCH)
-            if ring_timeout_ms is not None:
-                await context.add_init_script(f"window.safemeetConfig = {{ringTimeoutMs: {int(ring_timeout_ms)}}};")
+            await context.add_init_script(PCS)
+            config = {"ringTimeoutMs": ring_timeout_ms, "connectTimeoutMs": connect_timeout_ms}
+            config = ", ".join(f"{k}: {int(v)}" for k, v in config.items() if v is not None)
+            await context.add_init_script(f"window.safemeetConfig = {{{config}}};")
             page = await context.new_page()
             page.set_default_timeout(10_000)
             a = web.App(page, browser_mitm.url)

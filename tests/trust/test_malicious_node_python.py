@@ -15,6 +15,7 @@ from safemeet.core import envelope, safety
 from safemeet.core.envelope import open_envelope
 from safemeet.core.identity import PublicKeys
 from safemeet.peer import ChatMessage, KeyChanged, NodeError, Peer
+from safemeet.peer import call as call_module
 from safemeet.peer import peer as peer_module
 
 from mitm import DOWN, UP, flip, forge, now_ms
@@ -186,8 +187,9 @@ async def test_3_replayed_ring_and_accept_are_dropped(mitm, tmp_path, caplog, mo
 
 # (4) ------------------------------------------------------------------------------------------
 
-async def test_4_reordered_duplicated_and_dropped_messages_end_cleanly(mitm, tmp_path, caplog):
+async def test_4_reordered_duplicated_and_dropped_messages_end_cleanly(mitm, tmp_path, caplog, monkeypatch):
     caplog.set_level(logging.INFO, logger="safemeet.peer")
+    monkeypatch.setattr(call_module, "CONNECT_TIMEOUT_S", 2.0)
     state = {"mode": "shuffle", "held": None}
 
     async def hook(conn, direction, frame):
@@ -236,6 +238,19 @@ async def test_4_reordered_duplicated_and_dropped_messages_end_cleanly(mitm, tmp
         a_result = await asyncio.wait_for(call.wait_ended(), 5)
         b_result = await asyncio.wait_for(incoming.wait_ended(), 10)
         assert (a_result.reason, b_result.reason) == ("cancelled", "missed")
+        assert not a_result.connected and not b_result.connected
+        assert bob.active_calls == alice.active_calls == 0
+
+        # The accept and everything after it are dropped: the caller gives up ("No answer"); the
+        # callee, left connecting, gives up after the connect timeout (2 s here, 30 s by default).
+        state["mode"] = "pass"
+        call = await alice.call(bob.number)
+        incoming = await bob.next_incoming(5)
+        state["mode"] = "drop"
+        await incoming.accept()
+        a_result = await asyncio.wait_for(call.wait_ended(), 5)
+        b_result = await asyncio.wait_for(incoming.wait_ended(), 5)
+        assert (a_result.reason, b_result.reason) == ("no_answer", "failed")
         assert not a_result.connected and not b_result.connected
         assert bob.active_calls == alice.active_calls == 0
     mitm.assert_no_plaintext(CHAT)

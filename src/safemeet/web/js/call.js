@@ -16,6 +16,8 @@ import { Rtc } from './rtc.js';
 export const RING_TIMEOUT_MS = 30000;
 /** The callee waits this much longer than the caller before giving up on a ring. */
 export const CALLEE_GRACE_MS = 5000;
+/** A call still not connected this long after accept/answer fails (e.g. no ICE got through). */
+export const CONNECT_TIMEOUT_MS = 30000;
 /** Most remote candidates kept while a ring is unanswered. */
 const MAX_EARLY_ICE = 64;
 
@@ -27,21 +29,26 @@ const PHASE_TEXT = { idle: '', outgoing: 'Calling…', incoming: 'Incoming call'
  *   role: "caller"|"callee", callId: string, peer: string,
  *   send: (type: string, body: object) => Promise<void>,
  *   lookupPeer: () => Promise<unknown>,
- *   ringTimeoutMs?: number, getMedia?: () => Promise<MediaStream|null>,
+ *   ringTimeoutMs?: number, connectTimeoutMs?: number, getMedia?: () => Promise<MediaStream|null>,
  * }} CallOptions
  */
 
 /** One call with one peer number. */
 export class Call extends EventTarget {
   /** @param {CallOptions} opts */
-  constructor({ role, callId, peer, send, lookupPeer, ringTimeoutMs = RING_TIMEOUT_MS, getMedia = acquireMedia }) {
+  constructor({
+    role, callId, peer, send, lookupPeer, ringTimeoutMs = RING_TIMEOUT_MS, connectTimeoutMs = CONNECT_TIMEOUT_MS,
+    getMedia = acquireMedia,
+  }) {
     super();
     this.id = callId;
     this.peer = peer;
     this.state = callState({ role });
     this.io = { send, lookupPeer, getMedia };
     this.ringTimeoutMs = ringTimeoutMs;
+    this.connectTimeoutMs = connectTimeoutMs;
     this.timer = 0;
+    this.connectTimer = 0;
     this.outbox = Promise.resolve();
     this.iceGate = false;
     this.outIce = [];
@@ -115,7 +122,16 @@ export class Call extends EventTarget {
   fire(event) {
     const step = transition(this.state, event);
     if (step.state === this.state) return;
+    const entering = step.state.phase === 'connecting' && this.state.phase !== 'connecting';
     this.state = step.state;
+    if (entering) {
+      // Nothing else ends a call whose media never connects (e.g. every ICE candidate was lost).
+      this.connectTimer = setTimeout(() => {
+        if (this.state.phase !== 'connecting') return;
+        this.detail = 'could not connect';
+        this.fire('media_failed');
+      }, this.connectTimeoutMs);
+    }
     for (const action of step.actions) this.#perform(action);
     this.#emitState();
   }
@@ -281,6 +297,7 @@ export class Call extends EventTarget {
 
   #closeMedia() {
     this.#stopTimer();
+    clearTimeout(this.connectTimer);
     this.chat?.close();
     this.rtc?.close();
     stopMedia(this.local);

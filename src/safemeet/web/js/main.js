@@ -2,7 +2,7 @@
  * Boot: load the identity from IndexedDB (or make and save an exportable one), connect to the
  * node, register, show our number, and keep the connection up until the identity card halts it
  * (import or delete). Optional settings come from
- * `window.safemeetConfig` (tests set it with an init script): `{ringTimeoutMs}`.
+ * `window.safemeetConfig` (tests set it with an init script): `{ringTimeoutMs, connectTimeoutMs}`.
  * @module main
  */
 
@@ -21,8 +21,10 @@ const RETRY_MAX_MS = 15000;
 function readConfig() {
   const raw = globalThis.safemeetConfig ?? {};
   const config = {};
-  const ms = Number(raw.ringTimeoutMs);
-  if (Number.isFinite(ms) && ms > 0) config.ringTimeoutMs = ms;
+  for (const key of ['ringTimeoutMs', 'connectTimeoutMs']) {
+    const ms = Number(raw[key]);
+    if (Number.isFinite(ms) && ms > 0) config[key] = ms;
+  }
   return config;
 }
 

@@ -33,3 +33,70 @@ async def node_url(tmp_path):
         yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
+
+
+def _free_port(kind: int) -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+async def turn_server(tmp_path):
+    """A real coturn (Debian's turnserver) on loopback with a REST-scheme secret: (urls, secret)."""
+    import asyncio
+    import random
+    import shutil
+    import socket
+
+    binary = shutil.which("turnserver")
+    if binary is None:
+        pytest.fail("turnserver is not installed: scripts/setup-env installs coturn")
+    port, secret = _free_port(socket.SOCK_DGRAM), "test-secret-" + str(random.random())
+    low = random.randrange(20000, 60000, 100)
+    proc = await asyncio.create_subprocess_exec(
+        binary, "-n", "--listening-ip=127.0.0.1", f"--listening-port={port}", "--relay-ip=127.0.0.1",
+        f"--min-port={low}", f"--max-port={low + 99}", "--use-auth-secret", f"--static-auth-secret={secret}",
+        "--realm=safemeet.test", "--allow-loopback-peers", "--no-cli", "--no-tls", "--no-dtls",
+        "--fingerprint", "--no-software-attribute", f"--pidfile={tmp_path / 'turn.pid'}",
+        "--userdb", str(tmp_path / "turndb"), "--log-file=stdout", "--simple-log",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:  # ready once it answers a STUN binding request
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(0.2)
+            s.sendto(bytes.fromhex("000100002112a442") + bytes(12), ("127.0.0.1", port))
+            try:
+                s.recvfrom(512)
+                break
+            except OSError:
+                if asyncio.get_running_loop().time() > deadline or proc.returncode is not None:
+                    proc.kill()
+                    pytest.fail("turnserver did not start")
+    try:
+        yield (f"turn:127.0.0.1:{port}?transport=udp",), secret
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+@pytest.fixture
+async def turn_node_url(tmp_path, turn_server):
+    """A real node that hands out credentials for the test's coturn."""
+    from aiohttp import web
+
+    from safemeet.node.app import create_app, create_runner
+    from safemeet.node.config import NodeConfig
+
+    urls, secret = turn_server
+    app = create_app(NodeConfig(port=0, data_dir=tmp_path / "turn-node-data", turn_urls=urls, turn_secret=secret))
+    runner = create_runner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()

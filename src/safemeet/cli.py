@@ -32,6 +32,9 @@ def _media_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--receive-only", action="store_true", help="send no media, only receive")
     p.add_argument("--chat", action="append", default=[], metavar="TEXT",
                    help="chat message to send once connected (repeatable)")
+    p.add_argument("--relay", choices=("never", "if-available", "always"), default=None,
+                   help="with a stranger (not a pinned contact), use only the node's TURN relay so they "
+                        "never see your IP address (default: if-available for answer, never for call)")
     p.add_argument("--accept-key-change", action="store_true",
                    help="accept a changed key of a contact you have not verified (re-pins it)")
 
@@ -47,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data", default=None, help="data directory (env SAFEMEET_DATA; default ./safemeet-data)")
     serve.add_argument("--tls-cert", default=None, help="PEM certificate chain: serve HTTPS")
     serve.add_argument("--tls-key", default=None, help="PEM private key for --tls-cert")
+    serve.add_argument("--turn-url", action="append", default=[], metavar="URL",
+                       help="TURN server for relayed calls, e.g. turn:turn.example.org:3478 (repeatable)")
+    serve.add_argument("--turn-secret", default=None,
+                       help="shared secret of the TURN server's use-auth-secret (env SAFEMEET_TURN_SECRET)")
 
     ident = sub.add_parser("id", help="make or load the identity, register it and print the number")
     _peer_options(ident)
@@ -116,10 +123,11 @@ async def _hold(call, chats: list[str], duration: float | None) -> None:
 
 async def _cmd_call(args: argparse.Namespace) -> int:
     from .core.callstate import END_TEXT
-    from .peer import CallError, Peer
+    from .peer import CallError, Peer, RelayPolicy
 
+    relay = RelayPolicy(outgoing=args.relay) if args.relay else None
     async with Peer(args.node, args.identity, media=_media(args), ring_timeout=args.ring_timeout,
-                    accept_key_change=args.accept_key_change) as peer:
+                    accept_key_change=args.accept_key_change, relay=relay) as peer:
         call = await peer.call(args.number)
         try:
             await call.wait_connected()
@@ -134,10 +142,12 @@ async def _cmd_call(args: argparse.Namespace) -> int:
 
 
 async def _cmd_answer(args: argparse.Namespace) -> int:
-    from .peer import CallError, Peer
+    from .peer import CallError, Peer, RelayPolicy
 
     taken = 0
-    async with Peer(args.node, args.identity, media=_media(args), accept_key_change=args.accept_key_change) as peer:
+    relay = RelayPolicy(incoming=args.relay) if args.relay else None
+    async with Peer(args.node, args.identity, media=_media(args), accept_key_change=args.accept_key_change,
+                    relay=relay) as peer:
         if not args.json:
             print(f"Waiting for calls on {peer.number}", flush=True)
         while args.count == 0 or taken < args.count:
@@ -170,6 +180,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             data_dir=Path(args.data or os.environ.get("SAFEMEET_DATA") or "safemeet-data"),
             tls_cert=Path(args.tls_cert) if args.tls_cert else None,
             tls_key=Path(args.tls_key) if args.tls_key else None,
+            turn_urls=tuple(args.turn_url),
+            turn_secret=args.turn_secret or os.environ.get("SAFEMEET_TURN_SECRET") or None,
         )
     except ValueError as exc:
         return _fail(str(exc), EXIT_USAGE)

@@ -244,8 +244,12 @@ def challenge(nonce: bytes) -> dict[str, Any]:
     return {"t": "challenge", "v": VERSION, "nonce": b64u_encode(nonce)}
 
 
-def registered(number: str, id_: int | None = None) -> dict[str, Any]:
-    return _with_id({"t": "registered", "number": number}, id_)
+def registered(number: str, id_: int | None = None, ice_servers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """``registered``; with ``ice_servers`` when the node offers a TURN relay (core.turn)."""
+    msg: dict[str, Any] = {"t": "registered", "number": number}
+    if ice_servers:
+        msg["ice_servers"] = ice_servers
+    return _with_id(msg, id_)
 
 
 def keys(number: str, public: PublicKeys, id_: int | None = None) -> dict[str, Any]:

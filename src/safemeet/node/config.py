@@ -21,6 +21,9 @@ class NodeConfig:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     web_dir: Path = WEB_DIR
+    turn_urls: tuple[str, ...] = ()  # e.g. ("turn:turn.example.org:3478?transport=udp",)
+    turn_secret: str | None = None  # coturn's static-auth-secret (use-auth-secret)
+    turn_ttl_s: int = 3600  # lifetime of the TURN credentials minted at registration
     vendor_dir: Path | None = VENDOR_DIR  # node_modules holding the files of static.VENDOR
     register_timeout_s: float = wire.REGISTER_TIMEOUT_S
     rate_bucket: int = wire.RATE_BUCKET
@@ -32,6 +35,8 @@ class NodeConfig:
     def __post_init__(self) -> None:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("give both tls_cert and tls_key, or neither")
+        if bool(self.turn_urls) != bool(self.turn_secret):
+            raise ValueError("give both TURN URLs and the TURN secret, or neither")
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be 0..65535")
 

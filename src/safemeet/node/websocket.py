@@ -10,11 +10,12 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from ..core import wire
+from ..core import turn, wire
 from ..core.wire import Delete, Lookup, Ping, Register, Send, WireError
 from .appkeys import CONFIG, PRESENCE, REGISTRY, SOCKETS
 
@@ -158,7 +159,15 @@ class Session:
         self.conn.number = number
         await self.presence.join(number, self.conn)
         log.info("registration")
-        return wire.registered(number, request.id)
+        return wire.registered(number, request.id, self.ice_servers())
+
+    def ice_servers(self) -> list[dict[str, Any]] | None:
+        """Fresh TURN credentials for this authenticated connection, when a relay is configured."""
+        config = self.config
+        if not config.turn_urls or not config.turn_secret:
+            return None
+        return turn.ice_servers(config.turn_urls, config.turn_secret, config.turn_ttl_s, int(time.time()),
+                                secrets.token_hex(8))
 
     async def delete(self, request: Delete) -> None:
         """Remove the number from the registry and close all its connections (4000 "deleted")."""

@@ -12,7 +12,7 @@ from .contacts import Contact, Contacts, ContactsFileError
 from .errors import CallError, KeyChanged, KeyFileError, NodeError, UnknownNumber, VerifiedKeyChanged
 from .keyfile import load_or_create_identity
 from .media import MediaOptions
-from .peer import Peer
+from .peer import Peer, RelayPolicy, RelayUnavailable
 
 __all__ = [
     "Call",
@@ -29,6 +29,8 @@ __all__ = [
     "MediaOptions",
     "NodeError",
     "Peer",
+    "RelayPolicy",
+    "RelayUnavailable",
     "UnknownNumber",
     "VerifiedKeyChanged",
     "load_or_create_identity",

@@ -6,7 +6,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable
 
-from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCDataChannel, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc.rtcconfiguration import RTCIceTransportPolicy
 from aiortc.sdp import candidate_from_sdp
 
 from ..core.callstate import END_TEXT, CallState, transition
@@ -83,7 +84,8 @@ class Call:
 
     def __init__(self, *, call_id: str, remote: str, role: str, send: SendFn, media: MediaOptions,
                  ring_timeout: float, on_end: Callable[["Call"], None],
-                 on_connected: Callable[["Call"], None] | None = None) -> None:
+                 on_connected: Callable[["Call"], None] | None = None,
+                 ice_servers: list[RTCIceServer] | None = None, relay_only: bool = False) -> None:
         self.id = call_id
         self.remote = remote
         self._state = CallState("idle", role)
@@ -92,6 +94,8 @@ class Call:
         self._ring_timeout = ring_timeout
         self._on_end = on_end
         self._on_connected = on_connected  # e.g. pin the remote keys (first connected call)
+        self._ice_servers = ice_servers or []
+        self.relay_only = relay_only  # only TURN relay candidates: our address stays hidden
         self._live = _Live()
         self._events: asyncio.Queue[CallEvent] = asyncio.Queue()
         self._connected = asyncio.get_running_loop().create_future()
@@ -304,7 +308,8 @@ class Call:
     # --- media ------------------------------------------------------------------------------
 
     def _new_pc(self) -> RTCPeerConnection:
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        policy = RTCIceTransportPolicy.RELAY if self.relay_only else RTCIceTransportPolicy.ALL
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=self._ice_servers, iceTransportPolicy=policy))
         self._live.pc = pc
 
         @pc.on("connectionstatechange")

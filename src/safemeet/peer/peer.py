@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterator
 
@@ -10,9 +11,11 @@ from ..core import envelope, safety
 from ..core.envelope import EnvelopeError, ReplayGuard
 from ..core.identity import Identity, PublicKeys
 from ..core.numbers import normalize
+from aiortc import RTCIceServer
+
 from .call import Call
 from .contacts import CHANGED, NEW, SAME, VERIFIED_CHANGED, Contacts, contacts_path
-from .errors import KeyChanged, NodeError, VerifiedKeyChanged
+from .errors import CallError, KeyChanged, NodeError, VerifiedKeyChanged
 from .keyfile import default_identity_path, load_or_create_identity
 from .media import MediaOptions
 from .signaling import NodeClient
@@ -20,6 +23,31 @@ from .signaling import NodeClient
 log = logging.getLogger(__name__)
 
 RING_TIMEOUT_S = 30.0
+RELAY_MODES = ("never", "if-available", "always")
+
+
+@dataclass(frozen=True)
+class RelayPolicy:
+    """When calls with strangers (numbers that are not pinned contacts) use only the node's TURN
+    relay, so the stranger never learns our IP address.
+
+    ``never``: direct paths allowed; ``if-available``: relay-only when the node offers a relay,
+    direct otherwise; ``always``: relay-only, and no call at all when there is no relay.
+    """
+
+    incoming: str = "if-available"
+    outgoing: str = "never"
+
+    def __post_init__(self) -> None:
+        if self.incoming not in RELAY_MODES or self.outgoing not in RELAY_MODES:
+            raise ValueError(f"relay modes are {', '.join(RELAY_MODES)}")
+
+
+class RelayUnavailable(CallError):
+    """Relay-only was required for this call, but the node offers no TURN relay."""
+
+    def __init__(self) -> None:
+        super().__init__("failed", "relay-only was required, but the node offers no TURN relay")
 
 
 def _now_ms() -> int:
@@ -37,7 +65,8 @@ class Peer:
 
     def __init__(self, node_url: str, identity: Identity | Path | str | None = None, *,
                  media: MediaOptions | None = None, ring_timeout: float = RING_TIMEOUT_S,
-                 accept_key_change: bool = False, contacts: Contacts | None = None) -> None:
+                 accept_key_change: bool = False, contacts: Contacts | None = None,
+                 relay: RelayPolicy | None = None) -> None:
         if isinstance(identity, Identity):
             self.identity, self.identity_path = identity, None
         else:
@@ -47,6 +76,7 @@ class Peer:
             contacts = Contacts(contacts_path(self.identity_path) if self.identity_path else None)
         self.contacts = contacts
         self.accept_key_change = accept_key_change
+        self.relay = relay or RelayPolicy()
         self.media = media or MediaOptions()
         self.ring_timeout = ring_timeout
         self._node = NodeClient(node_url, self.identity, self._on_envelope)
@@ -88,8 +118,9 @@ class Peer:
         number = normalize(number)
         keys = await self._node.lookup(number)
         self._check_keys(number, keys)  # before anything is sent: raises KeyChanged
+        relay_only = self._relay_only(number, self.relay.outgoing)  # raises RelayUnavailable
         media = media or self.media
-        call = self._new_call(envelope.new_call_id(), number, "caller", keys, media)
+        call = self._new_call(envelope.new_call_id(), number, "caller", keys, media, relay_only)
         try:
             await call.dial({"audio": media.audio and media.source is not None,
                              "video": media.video and media.source is not None})
@@ -160,14 +191,27 @@ class Peer:
         except Exception as exc:  # a contacts file problem must not end the call
             log.warning("could not pin keys: %s", type(exc).__name__)
 
-    def _new_call(self, call_id: str, remote: str, role: str, keys: PublicKeys, media: MediaOptions) -> Call:
+    def _relay_only(self, number: str, mode: str) -> bool:
+        """Whether a call with ``number`` must use only relay candidates (see RelayPolicy)."""
+        contact = self.contacts.get(number)
+        if mode == "never" or (contact is not None and contact.keys is not None):
+            return False
+        if self._node.ice_servers:
+            return True
+        if mode == "always":
+            raise RelayUnavailable()
+        return False
+
+    def _new_call(self, call_id: str, remote: str, role: str, keys: PublicKeys, media: MediaOptions,
+                  relay_only: bool) -> Call:
         async def send(type_: str, body: dict) -> None:
             inner = envelope.make_inner(type_, call_id, self.number, remote, body, _now_ms())
             await self._node.send(remote, envelope.seal(self.identity, keys, inner))
 
         call = Call(call_id=call_id, remote=remote, role=role, send=send, media=media,
                     ring_timeout=self.ring_timeout, on_end=self._forget,
-                    on_connected=lambda c: self._pin(remote, keys))
+                    on_connected=lambda c: self._pin(remote, keys), relay_only=relay_only,
+                    ice_servers=[RTCIceServer(**server) for server in self._node.ice_servers])
         self._calls[call_id] = call
         return call
 
@@ -217,7 +261,14 @@ class Peer:
             busy = envelope.make_inner("busy", message.call, self.number, message.sender, {}, _now_ms())
             await self._node.send(message.sender, envelope.seal(self.identity, keys, busy))
             return
-        call = self._new_call(message.call, message.sender, "callee", keys, self.media)
+        try:
+            relay_only = self._relay_only(message.sender, self.relay.incoming)
+        except RelayUnavailable:
+            log.warning("declined a ring from a stranger: relay-only is required and no relay is offered")
+            decline = envelope.make_inner("decline", message.call, self.number, message.sender, {}, _now_ms())
+            await self._node.send(message.sender, envelope.seal(self.identity, keys, decline))
+            return
+        call = self._new_call(message.call, message.sender, "callee", keys, self.media, relay_only)
         await call.on_message(message)
         if call.phase == "incoming":
             self._incoming.put_nowait(call)

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
-from ..core import wire
+from ..core import turn, wire
 from ..core.b64 import b64u_decode, b64u_encode
 from ..core.identity import Identity, IdentityError, PublicKeys
 from .errors import NodeError, UnknownNumber
@@ -43,6 +43,7 @@ class NodeClient:
         self._keys: dict[str, PublicKeys] = {}
         self._nonce = b""
         self.number: str | None = None
+        self.ice_servers: list[dict[str, Any]] = []  # TURN relays offered by the node
 
     async def connect(self) -> str:
         """Connect, answer the challenge and register; returns our number."""
@@ -71,6 +72,11 @@ class NodeClient:
             await self.close()
             raise NodeError(reply.get("code", "bad_message"), reply.get("message", "registration failed"))
         self.number = reply["number"]
+        try:
+            self.ice_servers = turn.check_ice_servers(reply.get("ice_servers", []))
+        except ValueError as exc:
+            log.warning("ignored the node's ICE servers: %s", exc)
+            self.ice_servers = []
         self._reader = asyncio.create_task(self._read_loop())
         return self.number
 

@@ -185,6 +185,27 @@ async def test_3_replayed_ring_and_accept_are_dropped(mitm, tmp_path, caplog, mo
     mitm.assert_no_plaintext(CHAT)
 
 
+async def test_3_replay_to_a_restarted_peer_rings_but_connects_to_no_one(mitm, tmp_path, monkeypatch):
+    """Known limit: the replay guard lives in memory, so a peer restarted inside the 60 s window
+    takes a replayed ring for a new one and rings. It stays harmless: the real caller has no such
+    call and drops the accept, the node cannot answer as the caller, nothing connects, and the call
+    fails after the connect timeout."""
+    monkeypatch.setattr(call_module, "CONNECT_TIMEOUT_S", 2.0)
+    async with Peer(mitm.url, tmp_path / "a.key") as alice:
+        async with Peer(mitm.url, tmp_path / "b.key") as bob:
+            await hangup(*await connect(alice, bob))
+            old_ring = mitm.sent_envelopes(alice.number, bob.number)[0]
+        async with Peer(mitm.url, tmp_path / "b.key") as bob:  # restarted: an empty replay guard
+            await mitm.conn_of(bob.number).deliver(old_ring)
+            phantom = await bob.next_incoming(2)
+            assert phantom.remote == alice.number
+            await phantom.accept()
+            result = await asyncio.wait_for(phantom.wait_ended(), 10)
+            assert (result.connected, result.reason) == (False, "failed")
+            assert alice.active_calls == 0
+    mitm.assert_no_plaintext(CHAT)
+
+
 # (4) ------------------------------------------------------------------------------------------
 
 async def test_4_reordered_duplicated_and_dropped_messages_end_cleanly(mitm, tmp_path, caplog, monkeypatch):

@@ -118,3 +118,33 @@ async def test_call_failures_say_why(served, tmp_path, behaviour, expected):
         assert code == 1 and expected in err
         result = json.loads(out)
         assert result["connected"] is False and result["ended_by"] in ("remote", "local")
+
+
+async def test_ctrl_c_hangs_up_and_exits_130(served, tmp_path):
+    url, _ = served
+    async with Peer(url, tmp_path / "callee.key") as callee:
+        proc = await asyncio.create_subprocess_exec(
+            *CLI, "call", callee.number, "--duration", "60", env=_env(tmp_path, "caller", url),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        incoming = await callee.next_incoming(15)
+        await incoming.accept()
+        await asyncio.wait_for(incoming.wait_connected(), 10)
+        proc.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(proc.wait(), 10) == 130
+        err = (await proc.stderr.read()).decode()
+        assert err == "safemeet: interrupted\n"
+        result = await asyncio.wait_for(incoming.wait_ended(), 5)
+        assert (result.ended_by, result.reason) == ("remote", "hangup")
+
+
+async def test_failed_call_is_one_line_and_bad_options_are_usage_errors(served, tmp_path):
+    url, _ = served
+    env = _env(tmp_path, "a", url)
+    code, out, err = await _run("call", "123456786", env=env)
+    assert code == 1 and out == "" and err.count("\n") == 1
+    async with Peer(url, tmp_path / "callee.key") as callee:
+        code, _, err = await _run("call", callee.number, "--media", str(tmp_path / "none.mp4"), env=env)
+        assert code == 2 and err.count("\n") == 1 and "cannot play media file" in err
+        assert callee.active_calls == 0
+    code, _, err = await _run("call", "123456786", "--duration", "-3", env=env)
+    assert code == 2 and "not a positive number of seconds" in err

@@ -39,6 +39,20 @@ def _media_options(p: argparse.ArgumentParser) -> None:
                    help="accept a changed key of a contact you have not verified (re-pins it)")
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a count (0 or more)")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="safemeet", description="Private calls by nine-digit number.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log diagnostics to stderr")
@@ -62,14 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("number")
     _peer_options(call)
     _media_options(call)
-    call.add_argument("--duration", type=float, default=10.0, help="seconds to stay connected (default 10)")
-    call.add_argument("--ring-timeout", type=float, default=30.0, help="seconds to ring before 'no answer'")
+    call.add_argument("--duration", type=_seconds, default=10.0, help="seconds to stay connected (default 10)")
+    call.add_argument("--ring-timeout", type=_seconds, default=30.0, help="seconds to ring before 'no answer'")
 
     answer = sub.add_parser("answer", help="accept incoming calls")
     _peer_options(answer)
     _media_options(answer)
-    answer.add_argument("--count", type=int, default=1, help="calls to take before exiting (0: forever)")
-    answer.add_argument("--timeout", type=float, default=None, help="give up if no call arrives in S seconds")
+    answer.add_argument("--count", type=_count, default=1, help="calls to take before exiting (0: forever)")
+    answer.add_argument("--timeout", type=_seconds, default=None, help="give up if no call arrives in S seconds")
 
     from . import cli_trust
 
@@ -135,9 +149,10 @@ async def _cmd_call(args: argparse.Namespace) -> int:
         except CallError:
             pass
         result = (await call.wait_ended()).to_json()
-    _emit(args, result, _summary_text(result))
+    if args.json or result["connected"]:  # a failed call is one line on stderr in text mode
+        _emit(args, result, _summary_text(result))
     if not result["connected"]:
-        return _fail(f"call to {args.number} failed: {END_TEXT[result['reason']]}")
+        return _fail(f"call to {args.number} failed: {result.get('error') or END_TEXT[result['reason']]}")
     return 0
 
 
@@ -207,7 +222,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fail(f"{args.number!r} is not a valid number: {exc}", EXIT_USAGE)
     commands = {"id": _cmd_id, "call": _cmd_call, "answer": _cmd_answer, "verify": cli_trust.cmd_verify,
                 "identity": cli_trust.cmd_identity_delete}
-    return asyncio.run(_run(commands[args.command], args))
+    try:
+        return asyncio.run(_run(commands[args.command], args))
+    except KeyboardInterrupt:  # calls were hung up on the way out (Peer.close)
+        print("safemeet: interrupted", file=sys.stderr, flush=True)
+        return 130
 
 
 def _key_change_text(exc) -> str:

@@ -86,6 +86,8 @@ def transition(state: CallState, event: str) -> Step:
             return _end(state, "error", "unknown_number", "stop_timer")
         if event == "media_failed":
             return _end(state, "error", "failed", "stop_timer", "send_cancel")
+        if event == "hangup_received":  # the callee accepted but could not set up its side
+            return _end(state, "remote", "failed", "stop_timer")
     elif phase == "incoming":
         if event == "accept":
             return _go(state, "connecting", "stop_timer", "send_accept")

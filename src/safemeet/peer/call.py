@@ -12,7 +12,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from ..core.callstate import END_TEXT, CallState, transition
 from ..core.envelope import Message
-from .errors import CallError
+from .errors import CallError, MediaError, NodeError
 from .media import FrameCounts, MediaOptions
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,7 @@ class Call:
         self._dial_started: float | None = None
         self._setup_ms: float | None = None
         self._channel_open = asyncio.Event()
+        self.detail = ""  # why a failed call failed, when known (e.g. "not online")
         self.result: CallResult | None = None
 
     # --- public API -------------------------------------------------------------------------
@@ -171,6 +172,10 @@ class Call:
         for track in self._media.tracks():
             self._live.tracks.append(track)
             pc.addTrack(track)
+        sending = {track.kind for track in self._live.tracks}
+        for kind in self._media.receive_kinds():
+            if kind not in sending:  # still receive what we do not send
+                pc.addTransceiver(kind, direction="recvonly")
         self._attach_channel(pc.createDataChannel(CHAT_LABEL))
         await pc.setLocalDescription(await pc.createOffer())
         self._ring_media = keys_media
@@ -208,6 +213,10 @@ class Call:
                 await self._perform(action)
             except Exception as exc:  # an action failing must never leave the call half-alive
                 log.warning("call action %s failed: %s", action, type(exc).__name__)
+                if isinstance(exc, NodeError) and exc.code == "offline":
+                    self.detail = "not online"
+                elif isinstance(exc, MediaError):
+                    self.detail = str(exc)
                 if self.phase != "ended":
                     await self._apply("media_failed")
                     return
@@ -366,16 +375,17 @@ class Call:
     def _finish(self) -> None:
         live, state = self._live, self._state
         reason = state.reason or "failed"
+        text = END_TEXT[reason] + (f": {self.detail}" if self.detail else "")
         self.result = CallResult(
             peer=self.remote, connected=self._connected.done() and not self._connected.cancelled()
             and self._connected.exception() is None,
             setup_ms=round(self._setup_ms, 1) if self._setup_ms is not None else None,
             audio_frames_received=live.counts.audio, video_frames_received=live.counts.video,
             chat_received=list(live.chat), ended_by=state.ended_by or "error", reason=reason,
-            error=END_TEXT[reason] if state.ended_by == "error" else None,
+            error=text if state.ended_by == "error" else None,
         )
         if not self._connected.done():
-            self._connected.set_exception(CallError(reason, END_TEXT[reason]))
+            self._connected.set_exception(CallError(reason, text))
             self._connected.exception()  # mark retrieved: nobody may be waiting
         self._live = _Live()  # drop the peer connection, channel, SDP, candidates and chat
         self._events.put_nowait(Ended(self.result.ended_by, reason))

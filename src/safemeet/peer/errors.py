@@ -50,3 +50,7 @@ class VerifiedKeyChanged(KeyChanged):
             f"the key of {number} has changed although you verified their safety number: refused; "
             f"if they really have a new key, delete the contact and verify the new safety number"),
             reason="verified_key_changed")
+
+
+class MediaError(ValueError):
+    """A media source cannot be opened (e.g. a media file that does not exist)."""

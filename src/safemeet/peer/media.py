@@ -11,6 +11,8 @@ from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
 from av import AudioFrame, VideoFrame
 
+from .errors import MediaError
+
 AUDIO_RATE = 48_000
 AUDIO_PTIME = 0.020
 
@@ -36,8 +38,23 @@ class MediaOptions:
             if self.video:
                 out.append(PatternTrack(self.width, self.height))
             return out
-        player = MediaPlayer(self.source)
-        return [t for t in (player.audio if self.audio else None, player.video if self.video else None) if t]
+        try:
+            player = MediaPlayer(self.source)
+        except Exception as exc:  # av raises its own error types for every kind of bad file
+            raise MediaError(f"cannot play media file {self.source}: {exc}") from exc
+        tracks = [t for t in (player.audio if self.audio else None, player.video if self.video else None) if t]
+        if not tracks:
+            raise MediaError(f"media file {self.source} has no {'audio or video' if self.video else 'audio'}")
+        return tracks
+
+    def receive_kinds(self) -> list[str]:
+        """Media kinds to receive: audio always, video unless this is an audio-only call."""
+        return ["audio", "video"] if self.video else ["audio"]
+
+    def check(self) -> None:
+        """Raise MediaError now if the source cannot be used (before anything is sent)."""
+        for track in self.tracks():
+            track.stop()
 
 
 class ToneTrack(AudioStreamTrack):

@@ -116,18 +116,19 @@ class Peer:
     async def call(self, number: str, *, media: MediaOptions | None = None) -> Call:
         """Ring ``number``; returns once the ring is sent. Raises NumberError or UnknownNumber first."""
         number = normalize(number)
+        if number == self.number:
+            raise CallError("failed", "that is your own number")
         keys = await self._node.lookup(number)
         self._check_keys(number, keys)  # before anything is sent: raises KeyChanged
         relay_only = self._relay_only(number, self.relay.outgoing)  # raises RelayUnavailable
         media = media or self.media
+        media.check()  # a bad media file fails here, before anything is sent
         call = self._new_call(envelope.new_call_id(), number, "caller", keys, media, relay_only)
         try:
             await call.dial({"audio": media.audio and media.source is not None,
                              "video": media.video and media.source is not None})
-        except NodeError as exc:
-            await call.fail("media_failed")
-            if exc.code == "offline":
-                raise NodeError("offline", f"{number} is not connected right now") from exc
+        except BaseException:
+            await call.fail("media_failed")  # ends it, and Peer forgets it
             raise
         return call
 

@@ -84,6 +84,8 @@ export function transition(state, event) {
     if (event === 'cancel' || event === 'hangup') return end(state, 'local', 'cancelled', 'stop_timer', 'send_cancel');
     if (event === 'unknown_number') return end(state, 'error', 'unknown_number', 'stop_timer');
     if (event === 'media_failed') return end(state, 'error', 'failed', 'stop_timer', 'send_cancel');
+    // The callee accepted but could not set up its side.
+    if (event === 'hangup_received') return end(state, 'remote', 'failed', 'stop_timer');
   } else if (phase === 'incoming') {
     if (event === 'accept') return go(state, 'connecting', 'stop_timer', 'send_accept');
     if (event === 'decline' || event === 'hangup') return end(state, 'local', 'declined', 'stop_timer', 'send_decline');

@@ -129,7 +129,7 @@ async def test_caller_cancels_before_answer(app):
     await expect(alice.status).to_have_text("Call ended")
     await expect(bob.button("Accept")).to_be_hidden()
     await expect(bob.page.get_by_role("region", name="Incoming call")).to_be_hidden()
-    await expect(bob.status).to_have_text("Missed call")
+    await expect(bob.status).to_have_text(f"Missed call from {_spaced(await alice.number())}")
 
 
 async def test_no_answer(app):
@@ -139,7 +139,7 @@ async def test_no_answer(app):
     await expect(bob.button("Accept")).to_be_visible()
     await expect(alice.status).to_have_text("No answer", timeout=5_000)
     await expect(bob.button("Accept")).to_be_hidden()
-    await expect(bob.status).to_have_text("Missed call")
+    await expect(bob.status).to_have_text(f"Missed call from {_spaced(await alice.number())}")
 
 
 async def test_unknown_number(app):

@@ -7,10 +7,11 @@
  * @module call
  */
 
-import { END_TEXT, callState, transition } from './callstate.js';
+import { callState, transition } from './callstate.js';
+import { callText } from './calltext.js';
 import { Chat, ChatError } from './chat.js';
 import { acquireMedia, applySwitches, mediaKinds, stopMedia } from './media.js';
-import { Rtc } from './rtc.js';
+import { IceQueue, Rtc } from './rtc.js';
 
 /** Default caller ring timeout, in ms. */
 export const RING_TIMEOUT_MS = 30000;
@@ -18,11 +19,6 @@ export const RING_TIMEOUT_MS = 30000;
 export const CALLEE_GRACE_MS = 5000;
 /** A call still not connected this long after accept/answer fails (e.g. no ICE got through). */
 export const CONNECT_TIMEOUT_MS = 30000;
-/** Most remote candidates kept while a ring is unanswered. */
-const MAX_EARLY_ICE = 64;
-
-/** Status words for phases that are not an end. */
-const PHASE_TEXT = { idle: '', outgoing: 'Calling…', incoming: 'Incoming call', connecting: 'Connecting…', connected: 'Connected' };
 
 /**
  * @typedef {{
@@ -30,7 +26,9 @@ const PHASE_TEXT = { idle: '', outgoing: 'Calling…', incoming: 'Incoming call'
  *   send: (type: string, body: object) => Promise<void>,
  *   lookupPeer: () => Promise<unknown>,
  *   ringTimeoutMs?: number, connectTimeoutMs?: number, getMedia?: () => Promise<MediaStream|null>,
+ *   rtcConfig?: () => Promise<{iceServers?: RTCIceServer[], relayOnly?: boolean}>,
  * }} CallOptions
+ * `rtcConfig` is asked once, just before the peer connection is made (after the lookup or accept).
  */
 
 /** One call with one peer number. */
@@ -38,21 +36,19 @@ export class Call extends EventTarget {
   /** @param {CallOptions} opts */
   constructor({
     role, callId, peer, send, lookupPeer, ringTimeoutMs = RING_TIMEOUT_MS, connectTimeoutMs = CONNECT_TIMEOUT_MS,
-    getMedia = acquireMedia,
+    getMedia = acquireMedia, rtcConfig = async () => ({}),
   }) {
     super();
     this.id = callId;
     this.peer = peer;
     this.state = callState({ role });
-    this.io = { send, lookupPeer, getMedia };
+    this.io = { send, lookupPeer, getMedia, rtcConfig };
     this.ringTimeoutMs = ringTimeoutMs;
     this.connectTimeoutMs = connectTimeoutMs;
     this.timer = 0;
     this.connectTimer = 0;
     this.outbox = Promise.resolve();
-    this.iceGate = false;
-    this.outIce = [];
-    this.earlyIce = [];
+    this.ice = new IceQueue((ice) => this.#quietSend('ice', ice));
     this.offerSdp = null;
     this.answerSdp = null;
     /** @type {Rtc|null} */
@@ -64,6 +60,8 @@ export class Call extends EventTarget {
     this.ringSent = false;
     this.switches = { muted: false, cameraOn: true };
     this.detail = '';
+    /** Whether this call uses only relay candidates (set when its peer connection is made). */
+    this.relayOnly = false;
   }
 
   /** @returns {boolean} whether the call has ended */
@@ -71,10 +69,7 @@ export class Call extends EventTarget {
 
   /** @returns {string} the status words for the current state */
   get text() {
-    const { phase, reason } = this.state;
-    if (phase === 'ended') return END_TEXT[reason] + (this.detail ? `: ${this.detail}` : '');
-    if (phase === 'outgoing' && this.ringSent) return 'Ringing';
-    return PHASE_TEXT[phase];
+    return callText(this.state, this);
   }
 
   /** Caller: start the call (offer made, then ring sent). */
@@ -104,7 +99,7 @@ export class Call extends EventTarget {
    */
   receive({ type, body }) {
     const caller = this.state.role === 'caller';
-    if (type === 'ice') this.#remoteIce(body);
+    if (type === 'ice') this.ice.remote(body, this.rtc, this.state.phase === 'incoming' || this.state.phase === 'connecting');
     else if (type === 'accept' && caller) {
       this.answerSdp ??= body.sdp;
       this.fire('accept_received');
@@ -198,23 +193,20 @@ export class Call extends EventTarget {
     this.#send(type, body).catch((e) => console.warn(`${type} not sent:`, e?.code ?? e?.name));
   }
 
-  #newRtc() {
+  async #newRtc() {
+    const config = await this.io.rtcConfig();
+    if (this.ended) return false;
+    this.relayOnly = !!config.relayOnly;
     this.rtc = new Rtc({
-      onIce: (ice) => (this.iceGate ? this.#quietSend('ice', ice) : this.outIce.push(ice)),
+      onIce: (ice) => this.ice.local(ice),
       onTrack: (stream) => this.#emit('remote-media', { stream }),
       onState: (s) => {
         if (s === 'connected') this.fire('media_connected');
         else if (s === 'failed') this.fire('media_failed');
       },
       onChannel: (channel) => this.#useChannel(channel),
-    });
-  }
-
-  /** Candidates leave only after the ring or accept that they belong to. */
-  #openIceGate() {
-    this.iceGate = true;
-    for (const ice of this.outIce) this.#quietSend('ice', ice);
-    this.outIce = [];
+    }, config);
+    return true;
   }
 
   async #startLocalMedia() {
@@ -232,13 +224,12 @@ export class Call extends EventTarget {
   async #sendRing() {
     // Resolve the number first, so an unknown one fails before the camera turns on.
     await this.io.lookupPeer();
-    if (this.ended || !(await this.#startLocalMedia())) return;
-    this.#newRtc();
+    if (this.ended || !(await this.#startLocalMedia()) || !(await this.#newRtc())) return;
     const { sdp, channel } = await this.rtc.makeOffer(this.local);
     if (this.ended) return;
     this.#useChannel(channel);
     const ring = this.#send('ring', { media: mediaKinds(this.local), sdp });
-    this.#openIceGate();
+    this.ice.openGate();
     await ring;
     if (this.ended) return;
     this.ringSent = true;
@@ -247,21 +238,15 @@ export class Call extends EventTarget {
 
   async #sendAccept() {
     const media = this.#startLocalMedia(); // overlaps the answer and the connection
-    this.#newRtc();
-    for (const ice of this.earlyIce) this.rtc.addRemoteIce(ice);
-    this.earlyIce = [];
+    if (!(await this.#newRtc())) return;
+    this.ice.drainEarly(this.rtc);
     const sdp = await this.rtc.answerOffer(this.offerSdp);
     if (this.ended) return;
     this.offerSdp = null;
     const accept = this.#send('accept', { sdp });
-    this.#openIceGate();
+    this.ice.openGate();
     if ((await media) && !this.ended) await this.rtc.attachLocalMedia(this.local);
     await accept;
-  }
-
-  #remoteIce(body) {
-    if (this.rtc) this.rtc.addRemoteIce(body);
-    else if (this.state.phase === 'incoming' && this.earlyIce.length < MAX_EARLY_ICE) this.earlyIce.push(body);
   }
 
   #useChannel(channel) {
@@ -306,8 +291,7 @@ export class Call extends EventTarget {
   #wipe() {
     this.chat = this.rtc = this.local = null;
     this.offerSdp = this.answerSdp = null;
-    this.earlyIce = [];
-    this.outIce = [];
+    this.ice.clear();
     this.#emit('wiped');
   }
 }

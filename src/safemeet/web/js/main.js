@@ -11,6 +11,7 @@ import { mountIdentity } from './identityui.js';
 import { loadIdentity, saveIdentity } from './keystore.js';
 import { Signaling, nodeUrl } from './signaling.js';
 import { Phone } from './phone.js';
+import { mountPrivacy } from './privacy.js';
 import { mountTrust } from './trustui.js';
 import { mountUi } from './ui.js';
 
@@ -74,6 +75,7 @@ async function boot() {
   const ui = mountUi(document, phone);
   if (identity.number) ui.setNumber(identity.number);
   mountTrust(document, phone);
+  mountPrivacy(document, phone.privacy);
   const session = {
     identity,
     halted: false,

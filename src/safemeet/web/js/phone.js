@@ -6,6 +6,7 @@
  * Keys from the node are checked against the pinned contacts (contacts.js) before they are used,
  * cached ones included: a caller's dial stops before anything rings and a ring from a changed key
  * is dropped before the user sees it. The first call that connects pins the peer's keys.
+ * A call with a stranger (no pinned keys) is relay-only as `privacy` says (privacy.js).
  *
  * Events: `call` {call} whenever a new call (outgoing or incoming) starts; `key-change`
  * {number, verified, keys, role} when the node's keys for a number differ from the pinned ones
@@ -15,7 +16,8 @@
 
 import { ReplayGuard, makeInner, newCallId, openEnvelope, sealEnvelope, verifyEnvelope } from './envelope.js';
 import { Call } from './call.js';
-import { KeyChangeError, acceptNewKeys, checkPinned, pinContact } from './contacts.js';
+import { KeyChangeError, acceptNewKeys, checkPinned, getContact, pinContact } from './contacts.js';
+import { PrivacySettings, hasRelay, relayOnly } from './privacy.js';
 
 /**
  * @typedef {{ringTimeoutMs?: number, getMedia?: () => Promise<MediaStream|null>}} PhoneConfig
@@ -31,6 +33,8 @@ export class Phone extends EventTarget {
     super();
     this.identity = identity;
     this.config = config;
+    /** The user's relay switches (in memory only). */
+    this.privacy = new PrivacySettings();
     /** @type {import('./signaling.js').Signaling|null} */
     this.signaling = null;
     /** @type {Call|null} */
@@ -130,6 +134,7 @@ export class Phone extends EventTarget {
         if (e instanceof KeyChangeError) this.#keyChanged(e, 'caller');
         throw e;
       }),
+      rtcConfig: () => this.#rtcConfig(role, peer),
       ...this.config,
     });
     this.call = call;
@@ -145,6 +150,14 @@ export class Phone extends EventTarget {
     });
     this.dispatchEvent(new CustomEvent('call', { detail: { call } }));
     return call;
+  }
+
+  /** The peer connection settings for a call with `peer`: the node's relays, relay-only or not. */
+  async #rtcConfig(role, peer) {
+    const iceServers = this.signaling?.iceServers ?? [];
+    const contact = await getContact(peer).catch(() => null); // unreadable: treat as a stranger
+    const relay = hasRelay(iceServers);
+    return { iceServers, relayOnly: relayOnly({ role, pinned: !!contact?.keys, relay, settings: this.privacy }) };
   }
 
   /**

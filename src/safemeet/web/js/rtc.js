@@ -1,6 +1,6 @@
 /**
- * A thin RTCPeerConnection wrapper for one call: no ICE servers (for now), trickle ICE in the
- * envelope's `ice` body shape, remote candidates buffered until the remote description is set,
+ * A thin RTCPeerConnection wrapper for one call: the node's ICE servers, relay candidates only
+ * when the call must hide our address, trickle ICE in the envelope's `ice` body shape, remote candidates buffered until the remote description is set,
  * and the caller's "chat" data channel.
  * @module rtc
  */
@@ -25,11 +25,13 @@ export const END_OF_CANDIDATES = Object.freeze({ candidate: null, sdpMid: null, 
 export class Rtc {
   /**
    * @param {RtcHandlers} handlers
-   * @param {RTCIceServer[]} [iceServers]
+   * @param {{iceServers?: RTCIceServer[], relayOnly?: boolean}} [config] `relayOnly`: gather and
+   *   use only relay candidates (no host or server-reflexive address leaves this device)
    */
-  constructor(handlers, iceServers = []) {
+  constructor(handlers, { iceServers = [], relayOnly = false } = {}) {
     this.handlers = handlers;
-    this.pc = new RTCPeerConnection({ iceServers });
+    this.relayOnly = relayOnly;
+    this.pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: relayOnly ? 'relay' : 'all' });
     /** @type {IceBody[]} remote candidates that arrived before the remote description */
     this.pendingIce = [];
     this.remoteStream = null;
@@ -166,5 +168,58 @@ export class Rtc {
     pc.close();
     this.pc = null;
     this.handlers = null;
+  }
+}
+
+/** Most remote candidates kept before the peer connection exists. */
+const MAX_EARLY_ICE = 64;
+
+/**
+ * The trickle ICE of one call: our candidates leave only after the ring or accept they belong
+ * to; the peer's wait (a bounded number) until the peer connection exists.
+ */
+export class IceQueue {
+  /** @param {(ice: IceBody) => void} send sends one of our candidates to the peer */
+  constructor(send) {
+    this.send = send;
+    this.open = false;
+    this.out = [];
+    this.early = [];
+  }
+
+  /** One of our candidates. @param {IceBody} ice */
+  local(ice) {
+    if (this.open) this.send(ice);
+    else this.out.push(ice);
+  }
+
+  /** The ring or accept is on its way: send what waited and everything after it. */
+  openGate() {
+    this.open = true;
+    for (const ice of this.out) this.send(ice);
+    this.out = [];
+  }
+
+  /**
+   * One of the peer's candidates: applied to `rtc`, else kept while `keep` says it may be used.
+   * @param {IceBody} body
+   * @param {Rtc|null} rtc
+   * @param {boolean} keep
+   */
+  remote(body, rtc, keep) {
+    if (rtc) rtc.addRemoteIce(body);
+    else if (keep && this.early.length < MAX_EARLY_ICE) this.early.push(body);
+  }
+
+  /** Apply the candidates that arrived before `rtc` existed. @param {Rtc} rtc */
+  drainEarly(rtc) {
+    for (const ice of this.early) rtc.addRemoteIce(ice);
+    this.early = [];
+  }
+
+  /** Drop every queued candidate. */
+  clear() {
+    this.out = [];
+    this.early = [];
   }
 }

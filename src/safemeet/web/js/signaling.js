@@ -1,11 +1,13 @@
 /**
  * WebSocket client for the node (`/ws` on the page's own origin): challenge → register → number,
- * then request/response matched by `id` (lookup, send, ping) and incoming `msg` events.
+ * then request/response matched by `id` (lookup, send, ping) and incoming `msg` events. The
+ * `registered` reply may carry TURN relays (`ice_servers`), kept as `iceServers`.
  * @module signaling
  */
 
 import { concatBytes, b64uDecode, b64uEncode, utf8Encode } from './b64.js';
 import { authProof, exportKeys, signWithIdentity } from './identity.js';
+import { parseIceServers } from './privacy.js';
 import * as wire from './wire.js';
 
 /** How long a request may wait for its reply, in ms. */
@@ -49,6 +51,8 @@ export class Signaling extends EventTarget {
     this.number = null;
     /** @type {string|null} the node's challenge nonce (b64u) for this connection; signs `delete` */
     this.nonce = null;
+    /** @type {RTCIceServer[]} TURN relays the node offers this connection (checked; may be empty) */
+    this.iceServers = [];
     this.nextId = 1;
     /** @type {Map<number, {resolve: Function, reject: Function, timer: number}>} */
     this.pending = new Map();
@@ -91,6 +95,7 @@ export class Signaling extends EventTarget {
       const proof = await authProof(identity, challenge.nonce);
       const reply = await sig.#await('registered', wire.register(exportKeys(identity), proof));
       sig.number = reply.number;
+      sig.iceServers = parseIceServers(reply.ice_servers);
     } catch (e) {
       sig.close();
       throw e;

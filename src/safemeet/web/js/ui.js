@@ -1,15 +1,22 @@
 /**
  * The page: renders the phone and its current call into the DOM of index.html and turns user
- * input into phone/call calls. DOM only: no crypto, no network, nothing stored.
+ * input into phone/call calls. DOM only: no crypto, no network, nothing stored (it reads a
+ * contact's local name to show who calls).
  * @module ui
  */
 
+import { getContact } from './contacts.js';
 import { NumberError, formatNumber, normalize } from './numbers.js';
 
 const $ = (doc, id) => doc.getElementById(id);
 
 /** Phases in which the call stage (videos, controls) is shown. */
 const IN_CALL = new Set(['outgoing', 'connecting', 'connected']);
+/** Why Call is disabled, per connection state (shown under the dial box). */
+const DIAL_HINT = {
+  connecting: 'Connecting to the node… Call works once you are online.',
+  offline: 'You are offline: the node cannot be reached. Call works again once it is back.',
+};
 /** Phases in which the chat panel is shown. */
 const CHAT = new Set(['connecting', 'connected']);
 
@@ -28,18 +35,24 @@ export function mountUi(doc, phone) {
     dialInput: $(doc, 'dial-input'),
     dialButton: $(doc, 'dial-button'),
     dialError: $(doc, 'dial-error'),
+    dialHint: $(doc, 'dial-hint'),
     status: $(doc, 'status'),
     incoming: $(doc, 'incoming'),
     incomingNumber: $(doc, 'incoming-number'),
+    incomingName: $(doc, 'incoming-name'),
     accept: $(doc, 'accept-button'),
     decline: $(doc, 'decline-button'),
     incall: $(doc, 'incall'),
     chat: $(doc, 'chat'),
+    stage: $(doc, 'stage'),
     stagePeer: $(doc, 'stage-peer'),
+    remoteOff: $(doc, 'remote-camera-off'),
     remote: $(doc, 'remote-video'),
     local: $(doc, 'local-video'),
     mute: $(doc, 'mute-button'),
     camera: $(doc, 'camera-button'),
+    muteLabel: $(doc, 'mute-label'),
+    cameraLabel: $(doc, 'camera-label'),
     hangup: $(doc, 'hangup-button'),
     chatLog: $(doc, 'chat-log'),
     chatEmpty: $(doc, 'chat-empty'),
@@ -56,6 +69,7 @@ export function mountUi(doc, phone) {
   });
   el.dialForm.addEventListener('submit', (e) => {
     e.preventDefault();
+    if (!phone.busy) el.status.textContent = ''; // the last call's end is stale now
     const number = checkDial(el, phone.identity.number);
     if (!number || phone.busy) return;
     phone.dial(number);
@@ -71,7 +85,7 @@ export function mountUi(doc, phone) {
   el.chatForm.addEventListener('submit', (e) => {
     e.preventDefault();
     const text = el.chatInput.value;
-    if (!call || text === '') return;
+    if (!call || text.trim() === '') return; // blank: nothing to send (others go as typed)
     try {
       call.sendChat(text);
       el.chatInput.value = '';
@@ -99,6 +113,7 @@ export function mountUi(doc, phone) {
       el.conn.dataset.state = state;
       el.conn.textContent = text;
       el.dialButton.disabled = state !== 'online';
+      el.dialHint.textContent = DIAL_HINT[state] ?? '';
     },
   };
 }
@@ -133,17 +148,22 @@ function checkDial(el, myNumber) {
 function bindCall(el, call, onGone) {
   const peer = formatNumber(call.peer);
   el.incomingNumber.textContent = peer;
+  getContact(call.peer).then((c) => {
+    if (!c?.name || call.ended) return;
+    el.incomingName.textContent = c.name;
+    el.incomingName.hidden = false;
+  }).catch(() => {});
   el.stagePeer.textContent = peer;
   el.status.textContent = '';
   clearChat(el);
 
   call.addEventListener('state', (e) => render(el, e.detail));
   call.addEventListener('local-media', (e) => play(el.local, e.detail.stream));
-  call.addEventListener('remote-media', (e) => play(el.remote, e.detail.stream));
-  call.addEventListener('switches', (e) => {
-    el.mute.setAttribute('aria-pressed', String(e.detail.muted));
-    el.camera.setAttribute('aria-pressed', String(e.detail.cameraOn));
+  call.addEventListener('remote-media', (e) => {
+    play(el.remote, e.detail.stream);
+    for (const track of e.detail.stream.getVideoTracks()) watchRemoteCamera(el, track);
   });
+  call.addEventListener('switches', (e) => showSwitches(el, e.detail));
   call.addEventListener('chat-ready', (e) => {
     el.chatInput.disabled = !e.detail.ready;
     el.chatSend.disabled = !e.detail.ready;
@@ -155,11 +175,11 @@ function bindCall(el, call, onGone) {
       v.pause();
       v.srcObject = null;
     }
-    el.incomingNumber.textContent = '';
+    el.incomingNumber.textContent = el.incomingName.textContent = '';
+    el.incomingName.hidden = el.remoteOff.hidden = true;
     el.stagePeer.textContent = '';
     el.dialInput.value = '';
-    el.mute.setAttribute('aria-pressed', 'false');
-    el.camera.setAttribute('aria-pressed', 'true');
+    showSwitches(el, { muted: false, cameraOn: true });
     el.chatInput.disabled = el.chatSend.disabled = true;
     onGone();
   }, { once: true });
@@ -169,12 +189,32 @@ function render(el, { phase, text }) {
   el.layout.dataset.phase = phase;
   el.layout.ownerDocument.title = phase === 'incoming' ? 'Incoming call · safemeet' : 'safemeet';
   el.status.textContent = text;
+  if (phase === 'outgoing' || phase === 'connecting') el.stage.dataset.overlay = text;
+  else delete el.stage.dataset.overlay;
   el.incoming.hidden = phase !== 'incoming';
   el.incall.hidden = !IN_CALL.has(phase);
   el.chat.hidden = !CHAT.has(phase);
   el.dialInput.disabled = phase !== 'ended' && phase !== 'idle';
   if (phase === 'incoming') el.accept.focus();
   if (phase === 'ended') el.dialInput.disabled = false;
+}
+
+/** Pressed states keep their meaning (Mute pressed = muted, Camera pressed = on); the words say it. */
+function showSwitches(el, { muted, cameraOn }) {
+  el.mute.setAttribute('aria-pressed', String(muted));
+  el.camera.setAttribute('aria-pressed', String(cameraOn));
+  el.muteLabel.textContent = muted ? 'Muted' : 'Mute';
+  el.cameraLabel.textContent = cameraOn ? 'Camera' : 'Camera off';
+}
+
+/** A remote video track that stops delivering frames (their camera off) shows a hint. */
+function watchRemoteCamera(el, track) {
+  const show = () => {
+    if (el.remote.srcObject?.getVideoTracks().includes(track)) el.remoteOff.hidden = !track.muted || track.readyState === 'ended';
+  };
+  track.addEventListener('mute', show);
+  track.addEventListener('unmute', show);
+  track.addEventListener('ended', show);
 }
 
 function play(video, stream) {

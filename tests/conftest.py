@@ -1,7 +1,9 @@
+import contextlib
 import json
 import pathlib
 
 import pytest
+import pytest_asyncio
 
 VECTORS = pathlib.Path(__file__).parent / "vectors"
 
@@ -43,8 +45,8 @@ def _free_port(kind: int) -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-async def turn_server(tmp_path):
+@contextlib.asynccontextmanager
+async def _run_turnserver(tmp_path):
     """A real coturn (Debian's turnserver) on loopback with a REST-scheme secret: (urls, secret)."""
     import asyncio
     import random
@@ -80,6 +82,20 @@ async def turn_server(tmp_path):
     finally:
         proc.terminate()
         await proc.wait()
+
+
+@pytest.fixture
+async def turn_server(tmp_path):
+    """A real coturn on loopback: (urls, secret)."""
+    async with _run_turnserver(tmp_path) as relay:
+        yield relay
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def turn_server_module_loop(tmp_path):
+    """`turn_server` for tests that run in their module's event loop (tests/web)."""
+    async with _run_turnserver(tmp_path) as relay:
+        yield relay
 
 
 @pytest.fixture

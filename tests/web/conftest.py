@@ -195,8 +195,9 @@ async def browser() -> AsyncIterator["playwright_api.Browser"]:
 class NodeServer:
     """A real node on a loopback port that a test can stop and start again (same port, same data)."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, turn: tuple[tuple[str, ...], str] | None = None) -> None:
         self.data_dir = data_dir
+        self.turn = turn  # (urls, secret): the node hands out credentials for this TURN relay
         self.port = 0
         self.runner: web.AppRunner | None = None
 
@@ -211,7 +212,9 @@ class NodeServer:
         return self.runner.app[REGISTRY]
 
     async def start(self) -> None:
-        runner = create_runner(create_app(NodeConfig(host="127.0.0.1", port=self.port, data_dir=self.data_dir)))
+        urls, secret = self.turn or ((), None)
+        config = NodeConfig(host="127.0.0.1", port=self.port, data_dir=self.data_dir, turn_urls=urls, turn_secret=secret)
+        runner = create_runner(create_app(config))
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", self.port).start()
         self.port = runner.addresses[0][1]
@@ -223,9 +226,16 @@ class NodeServer:
             self.runner = None
 
 
+@pytest.fixture
+def node_turn() -> tuple[tuple[str, ...], str] | None:
+    """The TURN relay (urls, secret) the test's node hands out credentials for: none here;
+    test_browser_relay.py overrides it with a real coturn."""
+    return None
+
+
 @pytest_asyncio.fixture(loop_scope="module")
-async def node_server(tmp_path: Path) -> AsyncIterator[NodeServer]:
-    server = NodeServer(tmp_path / "node-data")
+async def node_server(tmp_path: Path, node_turn) -> AsyncIterator[NodeServer]:
+    server = NodeServer(tmp_path / "node-data", turn=node_turn)
     await server.start()
     try:
         yield server

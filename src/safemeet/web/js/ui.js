@@ -7,6 +7,7 @@
 
 import { getContact } from './contacts.js';
 import { NumberError, formatNumber, normalize } from './numbers.js';
+import { watchRemoteCamera } from './remotecam.js';
 
 const $ = (doc, id) => doc.getElementById(id);
 
@@ -159,9 +160,9 @@ function bindCall(el, call, onGone) {
 
   call.addEventListener('state', (e) => render(el, e.detail));
   call.addEventListener('local-media', (e) => play(el.local, e.detail.stream));
-  call.addEventListener('remote-media', (e) => {
-    play(el.remote, e.detail.stream);
-    for (const track of e.detail.stream.getVideoTracks()) watchRemoteCamera(el, track);
+  call.addEventListener('remote-media', (e) => play(el.remote, e.detail.stream));
+  const stopWatching = watchRemoteCamera(el.remote, (off) => {
+    el.remoteOff.hidden = !off;
   });
   call.addEventListener('switches', (e) => showSwitches(el, e.detail));
   call.addEventListener('chat-ready', (e) => {
@@ -170,6 +171,7 @@ function bindCall(el, call, onGone) {
   });
   call.addEventListener('chat', (e) => appendChat(el, e.detail.from, e.detail.text));
   call.addEventListener('wiped', () => {
+    stopWatching();
     clearChat(el);
     for (const v of [el.remote, el.local]) {
       v.pause();
@@ -205,16 +207,6 @@ function showSwitches(el, { muted, cameraOn }) {
   el.camera.setAttribute('aria-pressed', String(cameraOn));
   el.muteLabel.textContent = muted ? 'Muted' : 'Mute';
   el.cameraLabel.textContent = cameraOn ? 'Camera' : 'Camera off';
-}
-
-/** A remote video track that stops delivering frames (their camera off) shows a hint. */
-function watchRemoteCamera(el, track) {
-  const show = () => {
-    if (el.remote.srcObject?.getVideoTracks().includes(track)) el.remoteOff.hidden = !track.muted || track.readyState === 'ended';
-  };
-  track.addEventListener('mute', show);
-  track.addEventListener('unmute', show);
-  track.addEventListener('ended', show);
 }
 
 function play(video, stream) {

@@ -9,6 +9,7 @@ import asyncio
 import re
 
 import pytest
+from aioice.ice import get_host_addresses
 from playwright.async_api import expect
 from test_browser_calls import _spaced, connect
 
@@ -16,6 +17,8 @@ from safemeet.core.identity import Identity
 from safemeet.peer import Peer, RelayPolicy
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
+
+HOSTS = get_host_addresses(use_ipv4=True, use_ipv6=True)
 
 # Keeps every peer connection the page makes, to read its SDP and stats.
 KEEP_PCS = """
@@ -36,7 +39,7 @@ async () => {
   const transport = stats.find((s) => s.type === 'transport' && s.selectedCandidatePairId);
   const pair = stats.find((s) => s.id === transport?.selectedCandidatePairId);
   const local = stats.find((s) => s.id === pair?.localCandidateId);
-  return { policy: pc.getConfiguration().iceTransportPolicy, types: [...new Set(types)].sort(),
+  return { sdp, policy: pc.getConfiguration().iceTransportPolicy, types: [...new Set(types)].sort(),
            selected: local?.candidateType ?? null, servers: pc.getConfiguration().iceServers.length };
 }
 """
@@ -75,6 +78,9 @@ async def test_a_strangers_call_is_relayed_then_pinned_contacts_go_direct(app):
     callee, caller = await asyncio.gather(pc_facts(bob), pc_facts(alice))
     assert callee["policy"] == "relay" and callee["servers"] == 1, callee
     assert callee["types"] == ["relay"] and callee["selected"] == "relay", callee  # bob's address stays hidden
+    assert not [a for a in HOSTS if a in callee["sdp"]], (HOSTS, callee["sdp"])
+    await expect(bob.page.get_by_text("IP address hidden")).to_be_visible()
+    await expect(alice.page.get_by_text("IP address hidden")).to_be_hidden()
     assert caller["policy"] == "all" and "host" in caller["types"], caller  # alice calls direct by default
     await alice.button("Hang up").click()
     await expect(bob.status).to_have_text("Call ended")
@@ -85,6 +91,7 @@ async def test_a_strangers_call_is_relayed_then_pinned_contacts_go_direct(app):
     await bob.assert_video_playing()
     callee = await pc_facts(bob)
     assert callee["policy"] == "all" and "host" in callee["types"], callee
+    await expect(bob.page.get_by_text("IP address hidden")).to_be_hidden()
     await bob.button("Hang up").click()
     await expect(alice.status).to_have_text("Call ended")
 

@@ -48,6 +48,7 @@ export function mountUi(doc, phone) {
     stage: $(doc, 'stage'),
     stagePeer: $(doc, 'stage-peer'),
     remoteOff: $(doc, 'remote-camera-off'),
+    stageRelay: $(doc, 'stage-relay'),
     remote: $(doc, 'remote-video'),
     local: $(doc, 'local-video'),
     mute: $(doc, 'mute-button'),
@@ -158,7 +159,10 @@ function bindCall(el, call, onGone) {
   el.status.textContent = '';
   clearChat(el);
 
-  call.addEventListener('state', (e) => render(el, e.detail));
+  call.addEventListener('state', (e) => {
+    render(el, e.detail);
+    el.stageRelay.hidden = !call.relayOnly || call.ended;
+  });
   call.addEventListener('local-media', (e) => play(el.local, e.detail.stream));
   call.addEventListener('remote-media', (e) => play(el.remote, e.detail.stream));
   const stopWatching = watchRemoteCamera(el.remote, (off) => {
@@ -178,7 +182,7 @@ function bindCall(el, call, onGone) {
       v.srcObject = null;
     }
     el.incomingNumber.textContent = el.incomingName.textContent = '';
-    el.incomingName.hidden = el.remoteOff.hidden = true;
+    el.incomingName.hidden = el.remoteOff.hidden = el.stageRelay.hidden = true;
     el.stagePeer.textContent = '';
     el.dialInput.value = '';
     showSwitches(el, { muted: false, cameraOn: true });

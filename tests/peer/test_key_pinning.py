@@ -11,15 +11,7 @@ from safemeet.core.identity import Identity
 from safemeet.peer import KeyChanged, Peer, VerifiedKeyChanged
 from safemeet.peer.contacts import Contacts, ContactsFileError, contacts_path
 from safemeet.peer.signaling import NodeClient
-
-
-async def _connect(caller: Peer, callee: Peer):
-    call = await caller.call(callee.number)
-    incoming = await callee.next_incoming(5)
-    await incoming.accept()
-    await asyncio.wait_for(call.wait_connected(), 10)
-    await asyncio.wait_for(incoming.wait_connected(), 10)
-    return call, incoming
+from call_helpers import connect_pair
 
 
 async def _hangup(call, incoming) -> None:
@@ -30,7 +22,7 @@ async def _hangup(call, incoming) -> None:
 async def _first_call(url, tmp_path):
     """Alice calls Bob once; returns their numbers and identities."""
     async with Peer(url, tmp_path / "a.key") as alice, Peer(url, tmp_path / "b.key") as bob:
-        await _hangup(*await _connect(alice, bob))
+        await _hangup(*await connect_pair(alice, bob))
         return alice.number, bob.number, alice.identity, bob.identity
 
 
@@ -50,7 +42,7 @@ async def test_first_connected_call_pins_and_second_call_is_fine(live_node, tmp_
         path = contacts_path(tmp_path / name)
         assert path.exists() and path.stat().st_mode & 0o777 == 0o600
     async with Peer(live_node.url, tmp_path / "a.key") as alice, Peer(live_node.url, tmp_path / "b.key") as bob:
-        await _hangup(*await _connect(alice, bob))
+        await _hangup(*await connect_pair(alice, bob))
 
 
 async def test_declined_call_pins_nothing(live_node, tmp_path):
@@ -137,7 +129,7 @@ async def test_safety_number_is_equal_on_both_sides(live_node, tmp_path):
         expected = safety.safety_number(alice.number, alice.identity.public.sig, bob.number, bob.identity.public.sig)
         assert await alice.safety_number(bob.number) == expected  # not pinned: the node's key
         assert await bob.safety_number(alice.number) == expected
-        await _hangup(*await _connect(alice, bob))
+        await _hangup(*await connect_pair(alice, bob))
         assert await alice.safety_number(bob.number) == await bob.safety_number(alice.number) == expected
         assert len(expected) == 60 and expected.isdigit()
 

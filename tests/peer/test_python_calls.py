@@ -8,6 +8,7 @@ import pytest
 
 from safemeet.core.numbers import NumberError
 from safemeet.peer import CallError, ChatMessage, Connected, Ended, MediaOptions, Peer, UnknownNumber
+from call_helpers import connect_pair
 
 TEXTS = [
     "hello 👋",
@@ -36,20 +37,10 @@ async def _chats(call, n):
     return got
 
 
-async def _connect_pair(alice, bob):
-    call = await alice.call(bob.number)
-    incoming = await bob.next_incoming(5)
-    assert incoming.remote == alice.number and incoming.phase == "incoming"
-    await incoming.accept()
-    await asyncio.wait_for(call.wait_connected(), 10)
-    await asyncio.wait_for(incoming.wait_connected(), 10)
-    return call, incoming
-
-
 @pytest.mark.parametrize("hangup_side", ["caller", "callee"])
 async def test_call_media_and_chat_both_ways(node_url, tmp_path, hangup_side):
     async with Peer(node_url, tmp_path / "a.key") as alice, Peer(node_url, tmp_path / "b.key") as bob:
-        call, incoming = await _connect_pair(alice, bob)
+        call, incoming = await connect_pair(alice, bob)
         bob_reader = asyncio.create_task(_chats(incoming, len(TEXTS)))
         alice_reader = asyncio.create_task(_chats(call, len(TEXTS)))
         for text in TEXTS:
@@ -73,7 +64,7 @@ async def test_call_media_and_chat_both_ways(node_url, tmp_path, hangup_side):
 
 async def test_chat_limit_is_enforced_before_sending(node_url, tmp_path):
     async with Peer(node_url, tmp_path / "a.key") as alice, Peer(node_url, tmp_path / "b.key") as bob:
-        call, incoming = await _connect_pair(alice, bob)
+        call, incoming = await connect_pair(alice, bob)
         with pytest.raises(ValueError, match="limit is 64000"):
             await call.send_chat("é" * 32_001)
         await call.send_chat("still fine")
@@ -95,7 +86,7 @@ async def test_decline(node_url, tmp_path):
 async def test_busy(node_url, tmp_path):
     async with Peer(node_url, tmp_path / "a.key") as alice, Peer(node_url, tmp_path / "b.key") as bob, \
             Peer(node_url, tmp_path / "c.key") as carol:
-        first, incoming = await _connect_pair(alice, bob)
+        first, incoming = await connect_pair(alice, bob)
         second = await carol.call(bob.number)
         with pytest.raises(CallError) as err:
             await asyncio.wait_for(second.wait_connected(), 5)
@@ -139,7 +130,7 @@ async def test_unknown_number_and_bad_check_digit(node_url, tmp_path):
 async def test_audio_only_and_receive_only(node_url, tmp_path):
     async with Peer(node_url, tmp_path / "a.key", media=MediaOptions(video=False)) as alice, \
             Peer(node_url, tmp_path / "b.key", media=MediaOptions(source=None)) as bob:
-        call, incoming = await _connect_pair(alice, bob)
+        call, incoming = await connect_pair(alice, bob)
         await _until(lambda: incoming.frames_received[0] >= 10)
         await asyncio.sleep(0.3)
         assert incoming.frames_received[1] == 0 and call.frames_received == (0, 0)
@@ -148,7 +139,7 @@ async def test_audio_only_and_receive_only(node_url, tmp_path):
 
 async def test_events_and_no_call_objects_retained(node_url, tmp_path):
     async with Peer(node_url, tmp_path / "a.key") as alice, Peer(node_url, tmp_path / "b.key") as bob:
-        call, incoming = await _connect_pair(alice, bob)
+        call, incoming = await connect_pair(alice, bob)
         events = []
 
         async def collect():

@@ -8,6 +8,7 @@ from aioice.ice import get_host_addresses
 
 from safemeet.core.identity import Identity
 from safemeet.peer import CallError, Peer, RelayPolicy, RelayUnavailable
+from call_helpers import connect_pair
 
 HOSTS = get_host_addresses(use_ipv4=True, use_ipv6=True)
 
@@ -30,15 +31,6 @@ def _assert_hidden(sdp: str) -> None:
         assert address not in sdp
 
 
-async def _connect(caller, callee):
-    call = await caller.call(callee.number)
-    incoming = await callee.next_incoming(5)
-    await incoming.accept()
-    await asyncio.wait_for(call.wait_connected(), 15)
-    await asyncio.wait_for(incoming.wait_connected(), 15)
-    return call, incoming
-
-
 async def _frames(call, n=5):
     for _ in range(200):
         if min(call.frames_received) >= n:
@@ -58,7 +50,7 @@ async def test_node_hands_out_turn_credentials(turn_node_url, node_url):
 
 async def test_a_strangers_ring_is_answered_through_the_relay_only(turn_node_url):
     async with Peer(turn_node_url, Identity.generate()) as alice, Peer(turn_node_url, Identity.generate()) as bob:
-        call, incoming = await _connect(alice, bob)
+        call, incoming = await connect_pair(alice, bob)
         assert incoming.relay_only and not call.relay_only
         _assert_hidden(incoming._live.pc.localDescription.sdp)  # what bob sent alice
         assert "host" in _candidate_types(call._live.pc.localDescription.sdp)  # alice chose direct
@@ -74,7 +66,7 @@ async def test_caller_hides_too_when_asked(turn_node_url):
     hide = RelayPolicy(outgoing="always")
     async with Peer(turn_node_url, Identity.generate(), relay=hide) as alice, \
             Peer(turn_node_url, Identity.generate()) as bob:
-        call, incoming = await _connect(alice, bob)
+        call, incoming = await connect_pair(alice, bob)
         _assert_hidden(call._live.pc.localDescription.sdp)
         _assert_hidden(incoming._live.pc.localDescription.sdp)
         assert _selected_local_type(call) == _selected_local_type(incoming) == "relay"
@@ -84,10 +76,10 @@ async def test_caller_hides_too_when_asked(turn_node_url):
 
 async def test_pinned_contacts_talk_directly(turn_node_url):
     async with Peer(turn_node_url, Identity.generate()) as alice, Peer(turn_node_url, Identity.generate()) as bob:
-        first, _ = await _connect(alice, bob)  # connecting pins both sides
+        first, _ = await connect_pair(alice, bob)  # connecting pins both sides
         await first.hangup()
         await asyncio.sleep(0.2)
-        call, incoming = await _connect(alice, bob)
+        call, incoming = await connect_pair(alice, bob)
         assert not incoming.relay_only
         assert "host" in _candidate_types(incoming._live.pc.localDescription.sdp)
         await call.hangup()

@@ -19,17 +19,9 @@ from safemeet.peer import call as call_module
 from safemeet.peer import peer as peer_module
 
 from mitm import DOWN, UP, flip, forge, now_ms
+from call_helpers import connect_pair
 
 CHAT = "the secret chat text 🗝"
-
-
-async def connect(caller: Peer, callee: Peer):
-    call = await caller.call(callee.number)
-    incoming = await callee.next_incoming(5)
-    await incoming.accept()
-    await asyncio.wait_for(call.wait_connected(), 10)
-    await asyncio.wait_for(incoming.wait_connected(), 10)
-    return call, incoming
 
 
 def dtls(call) -> tuple[str, str]:
@@ -79,7 +71,7 @@ def rewrite_keys(number: str, keys: PublicKeys, on_conn=None):
 
 async def test_1_swapped_key_in_lookup_reply_is_detected(mitm, tmp_path):
     async with Peer(mitm.url, tmp_path / "a.key") as alice, Peer(mitm.url, tmp_path / "b.key") as bob:
-        call, incoming = await connect(alice, bob)  # a legitimate first call pins both keys
+        call, incoming = await connect_pair(alice, bob)  # a legitimate first call pins both keys
         await assert_real_peers_and_chat(call, incoming)
         await hangup(call, incoming)
         a_number, b_number = alice.number, bob.number
@@ -137,7 +129,7 @@ async def test_2_tampered_sdp_envelope_is_rejected_and_nothing_connects(mitm, tm
         assert dropped(caplog, "undecryptable") == 2
 
         # Nothing was hijacked: the next, untouched call connects between the real two.
-        call, incoming = await connect(alice, bob)
+        call, incoming = await connect_pair(alice, bob)
         await assert_real_peers_and_chat(call, incoming)
         await hangup(call, incoming)
     mitm.assert_no_plaintext(CHAT)
@@ -148,7 +140,7 @@ async def test_2_tampered_sdp_envelope_is_rejected_and_nothing_connects(mitm, tm
 async def test_3_replayed_ring_and_accept_are_dropped(mitm, tmp_path, caplog, monkeypatch):
     caplog.set_level(logging.INFO, logger="safemeet.peer")
     async with Peer(mitm.url, tmp_path / "a.key") as alice, Peer(mitm.url, tmp_path / "b.key") as bob:
-        call, incoming = await connect(alice, bob)
+        call, incoming = await connect_pair(alice, bob)
         await hangup(call, incoming)
         old_ring = mitm.sent_envelopes(alice.number, bob.number)[0]
         old_accept = mitm.sent_envelopes(bob.number, alice.number)[0]
@@ -193,7 +185,7 @@ async def test_3_replay_to_a_restarted_peer_rings_but_connects_to_no_one(mitm, t
     monkeypatch.setattr(call_module, "CONNECT_TIMEOUT_S", 2.0)
     async with Peer(mitm.url, tmp_path / "a.key") as alice:
         async with Peer(mitm.url, tmp_path / "b.key") as bob:
-            await hangup(*await connect(alice, bob))
+            await hangup(*await connect_pair(alice, bob))
             old_ring = mitm.sent_envelopes(alice.number, bob.number)[0]
         async with Peer(mitm.url, tmp_path / "b.key") as bob:  # restarted: an empty replay guard
             await mitm.conn_of(bob.number).deliver(old_ring)
@@ -237,7 +229,7 @@ async def test_4_reordered_duplicated_and_dropped_messages_end_cleanly(mitm, tmp
     async with Peer(mitm.url, tmp_path / "a.key", ring_timeout=1.0) as alice, \
             Peer(mitm.url, tmp_path / "b.key", ring_timeout=1.0) as bob:
         mitm.hook = hook
-        call, incoming = await connect(alice, bob)
+        call, incoming = await connect_pair(alice, bob)
         await assert_real_peers_and_chat(call, incoming)
         assert dropped(caplog, "replayed") >= 2  # the duplicates
 
@@ -310,7 +302,7 @@ async def test_5_forged_sender_is_detected(mitm, tmp_path, caplog):
         mitm.hook = None
 
         # In a real call, a forged hangup "from alice" does not end it.
-        call, incoming = await connect(alice, bob)
+        call, incoming = await connect_pair(alice, bob)
         await mitm.conn_of(b).deliver(forge(me, b_keys, "hangup", call.id, a, b, {}))
         await asyncio.sleep(0.3)
         assert call.phase == incoming.phase == "connected"
@@ -401,7 +393,7 @@ class FullMitm:
 
 async def test_8_full_mitm_of_pinned_contacts_is_detected(mitm, tmp_path):
     async with Peer(mitm.url, tmp_path / "a.key") as alice, Peer(mitm.url, tmp_path / "b.key") as bob:
-        await hangup(*await connect(alice, bob))  # a legitimate first call pins both keys
+        await hangup(*await connect_pair(alice, bob))  # a legitimate first call pins both keys
         a, b, a_keys, b_keys = alice.number, bob.number, alice.identity.public, bob.identity.public
     attack = FullMitm(mitm, a, b, a_keys, b_keys, await mitm.mallory(), await mitm.mallory())
     mitm.hook = attack.hook
@@ -430,7 +422,7 @@ async def test_8_first_contact_mitm_shows_in_the_safety_numbers(mitm, tmp_path):
         attack = FullMitm(mitm, a, b, alice.identity.public, bob.identity.public,
                           await mitm.mallory(), await mitm.mallory())
         mitm.hook = attack.hook
-        call, incoming = await connect(alice, bob)
+        call, incoming = await connect_pair(alice, bob)
         assert "ring" in attack.relayed and "accept" in attack.relayed
         await assert_real_peers_and_chat(call, incoming)
         a_says, b_says = await alice.safety_number(b), await bob.safety_number(a)

@@ -2,6 +2,7 @@
 
 import asyncio
 import fractions
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -52,9 +53,19 @@ class MediaOptions:
         return ["audio", "video"] if self.video else ["audio"]
 
     def check(self) -> None:
-        """Raise MediaError now if the source cannot be used (before anything is sent)."""
-        for track in self.tracks():
-            track.stop()
+        """Raise MediaError now if a media file cannot be used (before anything is sent)."""
+        if self.source not in (None, "synthetic"):  # synthetic sources cannot fail
+            for track in self.tracks():
+                track.stop()
+
+
+@functools.lru_cache(maxsize=8)
+def _one_second_of(frequency: float) -> np.ndarray:
+    """One second of a sine tone (computed once: every call starts with a fresh track)."""
+    t = np.arange(AUDIO_RATE) / AUDIO_RATE
+    wave = (np.sin(2 * math.pi * frequency * t) * 8000).astype(np.int16)
+    wave.flags.writeable = False
+    return wave
 
 
 class ToneTrack(AudioStreamTrack):
@@ -63,8 +74,7 @@ class ToneTrack(AudioStreamTrack):
     def __init__(self, frequency: float = 440.0) -> None:
         super().__init__()
         self._samples = int(AUDIO_RATE * AUDIO_PTIME)
-        t = np.arange(AUDIO_RATE) / AUDIO_RATE
-        self._wave = (np.sin(2 * math.pi * frequency * t) * 8000).astype(np.int16)
+        self._wave = _one_second_of(frequency)
         self._pts = 0
         self._start: float | None = None
 

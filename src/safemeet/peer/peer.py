@@ -79,9 +79,9 @@ class Peer:
         self.relay = relay or RelayPolicy()
         self.media = media or MediaOptions()
         self.ring_timeout = ring_timeout
-        self._node = NodeClient(node_url, self.identity, self._on_envelope)
+        self._node = NodeClient(node_url, self.identity, self._on_envelope, self._on_node_lost)
         self._calls: dict[str, Call] = {}
-        self._incoming: asyncio.Queue[Call | KeyChanged] = asyncio.Queue()
+        self._incoming: asyncio.Queue[Call | KeyChanged | NodeError] = asyncio.Queue()
         self._inbox: asyncio.Queue[str] = asyncio.Queue(maxsize=1000)
         self._worker: asyncio.Task[None] | None = None
         self._guard = ReplayGuard()
@@ -138,8 +138,12 @@ class Peer:
             yield await self.next_incoming()
 
     async def next_incoming(self, timeout: float | None = None) -> Call:
-        """The next ringing call. A ring whose sender's key changed was dropped: raises KeyChanged."""
+        """The next ringing call. A ring whose sender's key changed was dropped: raises KeyChanged.
+        Raises NodeError("closed") once the connection to the node is lost."""
         item = await asyncio.wait_for(self._incoming.get(), timeout)
+        if isinstance(item, NodeError):
+            self._incoming.put_nowait(item)  # every later wait fails the same way
+            raise item
         if isinstance(item, KeyChanged):
             raise item
         return item
@@ -215,6 +219,12 @@ class Peer:
                     ice_servers=[RTCIceServer(**server) for server in self._node.ice_servers])
         self._calls[call_id] = call
         return call
+
+    def _on_node_lost(self, error: NodeError) -> None:
+        """The node went away: calls in progress go on (media is peer to peer), but no new call
+        can ring in, so whoever waits for one is told."""
+        log.warning("lost the connection to the node")
+        self._incoming.put_nowait(error)
 
     def _forget(self, call: Call) -> None:
         self._calls.pop(call.id, None)

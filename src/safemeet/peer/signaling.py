@@ -31,10 +31,12 @@ def ws_url(node_url: str) -> str:
 class NodeClient:
     """One authenticated connection to a node. ``on_envelope`` gets every incoming ``env``."""
 
-    def __init__(self, node_url: str, identity: Identity, on_envelope: Callable[[str], Awaitable[None]]) -> None:
+    def __init__(self, node_url: str, identity: Identity, on_envelope: Callable[[str], Awaitable[None]],
+                 on_lost: Callable[[NodeError], None] | None = None) -> None:
         self._url = ws_url(node_url)
         self._identity = identity
         self._on_envelope = on_envelope
+        self._on_lost = on_lost  # told when the node closes the connection or goes away
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._ids = itertools.count(1)
@@ -172,7 +174,10 @@ class NodeClient:
                 self._pending[data["id"]].set_result(data)
             elif data.get("t") == "error":
                 log.warning("node error without request: %s", data.get("code"))
-        self._fail_pending(NodeError("closed", "connection to the node closed"))
+        lost = NodeError("closed", "lost the connection to the node")
+        self._fail_pending(lost)
+        if self._on_lost is not None:
+            self._on_lost(lost)
 
     def _fail_pending(self, error: Exception) -> None:
         for future in self._pending.values():

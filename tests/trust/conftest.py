@@ -6,7 +6,6 @@ Python tests: ``mitm`` (a started :class:`mitm.Mitm` in front of ``node_url``); 
 of tests/web/conftest.py, loaded from there so the two stay the same.
 """
 
-import asyncio
 import importlib.util
 import sys
 from collections.abc import AsyncIterator
@@ -81,32 +80,5 @@ if web is not None:
         ``ring_timeout_ms`` / ``connect_timeout_ms`` shorten the call timeouts. After the test: no
         CSP violation and no request outside the proxy's origin on any page.
         """
-        contexts = []
-        apps = []
-
-        async def open_app(ring_timeout_ms: int | None = None, register: bool = True,
-                           connect_timeout_ms: int | None = None):
-            context = await browser.new_context(viewport={"width": 1280, "height": 860})
-            contexts.append(context)
-            await context.add_init_script(web.WATCH)
-            await context.add_init_script(PCS)
-            config = {"ringTimeoutMs": ring_timeout_ms, "connectTimeoutMs": connect_timeout_ms}
-            config = ", ".join(f"{k}: {int(v)}" for k, v in config.items() if v is not None)
-            await context.add_init_script(f"window.safemeetConfig = {{{config}}};")
-            page = await context.new_page()
-            page.set_default_timeout(10_000)
-            a = web.App(page, browser_mitm.url)
-            a.watch()
-            apps.append(a)
-            if register:
-                await a.open()
-            return a
-
-        try:
+        async with web.app_opener(browser, browser_mitm.url, init_scripts=(PCS,), check_console=False) as open_app:
             yield open_app
-            for a in apps:
-                if not a.page.is_closed():
-                    assert await a.csp_violations() == [], a.console
-                assert a.foreign_requests() == []
-        finally:
-            await asyncio.gather(*(c.close() for c in contexts), return_exceptions=True)

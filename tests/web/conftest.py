@@ -6,6 +6,7 @@ the `app` fixture checks after each test that nothing broke the CSP and nothing 
 """
 
 import asyncio
+import contextlib
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -252,26 +253,31 @@ def node(node_server: NodeServer) -> str:
 OpenApp = Callable[..., Awaitable[App]]
 
 
-@pytest_asyncio.fixture(loop_scope="module")
-async def app(browser, node: str) -> AsyncIterator[OpenApp]:
-    """Open the app in fresh contexts: `await app()` → a registered App (a new identity each).
+@contextlib.asynccontextmanager
+async def app_opener(browser, origin: str, *, init_scripts: tuple[str, ...] = (),
+                     check_console: bool = True) -> AsyncIterator[OpenApp]:
+    """``open_app()`` → a registered App in a fresh context (a new identity each), at ``origin``.
 
-    `ring_timeout_ms` shortens the caller's ring timeout through `window.safemeetConfig`.
-    After the test, on every page: no CSP violation, no console error, no request outside the
-    node's origin.
+    ``ring_timeout_ms`` / ``connect_timeout_ms`` shorten the call timeouts through
+    ``window.safemeetConfig``. On the way out, on every page: no CSP violation, no request outside
+    the origin, and (with ``check_console``) no console error.
     """
     contexts = []
     apps: list[App] = []
 
-    async def open_app(ring_timeout_ms: int | None = None, register: bool = True) -> App:
+    async def open_app(ring_timeout_ms: int | None = None, register: bool = True,
+                       connect_timeout_ms: int | None = None) -> App:
         context = await browser.new_context(viewport={"width": 1280, "height": 860})
         contexts.append(context)
-        await context.add_init_script(WATCH)
-        if ring_timeout_ms is not None:
-            await context.add_init_script(f"window.safemeetConfig = {{ringTimeoutMs: {int(ring_timeout_ms)}}};")
+        for script in (WATCH, *init_scripts):
+            await context.add_init_script(script)
+        config = {"ringTimeoutMs": ring_timeout_ms, "connectTimeoutMs": connect_timeout_ms}
+        config = ", ".join(f"{k}: {int(v)}" for k, v in config.items() if v is not None)
+        if config:
+            await context.add_init_script(f"window.safemeetConfig = {{{config}}};")
         page = await context.new_page()
         page.set_default_timeout(10_000)
-        a = App(page, node)
+        a = App(page, origin)
         a.watch()
         apps.append(a)
         if register:
@@ -284,9 +290,17 @@ async def app(browser, node: str) -> AsyncIterator[OpenApp]:
             if not a.page.is_closed():
                 assert await a.csp_violations() == [], a.console
             assert a.foreign_requests() == []
-            assert a.console_errors() == []
+            if check_console:
+                assert a.console_errors() == []
     finally:
         await asyncio.gather(*(c.close() for c in contexts), return_exceptions=True)
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def app(browser, node: str) -> AsyncIterator[OpenApp]:
+    """Open the app in fresh contexts: `await app()` → a registered App (see `app_opener`)."""
+    async with app_opener(browser, node) as open_app:
+        yield open_app
 
 
 class Mallory:

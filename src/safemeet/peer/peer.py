@@ -210,8 +210,7 @@ class Peer:
     def _new_call(self, call_id: str, remote: str, role: str, keys: PublicKeys, media: MediaOptions,
                   relay_only: bool) -> Call:
         async def send(type_: str, body: dict) -> None:
-            inner = envelope.make_inner(type_, call_id, self.number, remote, body, _now_ms())
-            await self._node.send(remote, envelope.seal(self.identity, keys, inner))
+            await self._send(remote, keys, call_id, type_, body)
 
         call = Call(call_id=call_id, remote=remote, role=role, send=send, media=media,
                     ring_timeout=self.ring_timeout, on_end=self._forget,
@@ -219,6 +218,11 @@ class Peer:
                     ice_servers=[RTCIceServer(**server) for server in self._node.ice_servers])
         self._calls[call_id] = call
         return call
+
+    async def _send(self, to: str, keys: PublicKeys, call_id: str, type_: str, body: dict) -> None:
+        """Sign, seal to ``keys`` and send one call message to ``to``."""
+        inner = envelope.make_inner(type_, call_id, self.number, to, body, _now_ms())
+        await self._node.send(to, envelope.seal(self.identity, keys, inner))
 
     def _on_node_lost(self, error: NodeError) -> None:
         """The node went away: calls in progress go on (media is peer to peer), but no new call
@@ -269,15 +273,13 @@ class Peer:
             self._incoming.put_nowait(exc)
             return
         if any(c.phase != "ended" for c in self._calls.values()):
-            busy = envelope.make_inner("busy", message.call, self.number, message.sender, {}, _now_ms())
-            await self._node.send(message.sender, envelope.seal(self.identity, keys, busy))
+            await self._send(message.sender, keys, message.call, "busy", {})
             return
         try:
             relay_only = self._relay_only(message.sender, self.relay.incoming)
         except RelayUnavailable:
             log.warning("declined a ring from a stranger: relay-only is required and no relay is offered")
-            decline = envelope.make_inner("decline", message.call, self.number, message.sender, {}, _now_ms())
-            await self._node.send(message.sender, envelope.seal(self.identity, keys, decline))
+            await self._send(message.sender, keys, message.call, "decline", {})
             return
         call = self._new_call(message.call, message.sender, "callee", keys, self.media, relay_only)
         await call.on_message(message)

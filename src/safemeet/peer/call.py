@@ -102,6 +102,7 @@ class Call:
         self._dial_started: float | None = None
         self._setup_ms: float | None = None
         self._channel_open = asyncio.Event()
+        self._ended = asyncio.Event()
         self.detail = ""  # why a failed call failed, when known (e.g. "not online")
         self.result: CallResult | None = None
 
@@ -152,8 +153,8 @@ class Call:
         await asyncio.shield(self._connected)
 
     async def wait_ended(self) -> CallResult:
-        while self.result is None:
-            await asyncio.sleep(0.05)
+        await self._ended.wait()
+        assert self.result is not None
         return self.result
 
     async def events(self) -> AsyncIterator[CallEvent]:
@@ -388,5 +389,6 @@ class Call:
             self._connected.set_exception(CallError(reason, text))
             self._connected.exception()  # mark retrieved: nobody may be waiting
         self._live = _Live()  # drop the peer connection, channel, SDP, candidates and chat
+        self._ended.set()
         self._events.put_nowait(Ended(self.result.ended_by, reason))
         self._on_end(self)

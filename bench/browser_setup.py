@@ -22,6 +22,7 @@ from pathlib import Path
 from aiohttp import web
 from playwright.async_api import async_playwright, expect
 
+from call_setup import median_p90  # bench/ is on sys.path when a bench script runs
 from safemeet.node import NodeConfig, create_app, create_runner
 
 CHROMIUM_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", "--no-sandbox",
@@ -116,9 +117,8 @@ async def safemeet_call(browser, origin: str) -> tuple[float, float]:
 
 
 def _fmt(values: list[float]) -> str:
-    ordered = sorted(values)
-    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
-    return f"median {statistics.median(ordered):7.1f} ms   p90 {p90:7.1f} ms"
+    median, p90 = median_p90(values)
+    return f"median {median:7.1f} ms   p90 {p90:7.1f} ms"
 
 
 async def main(calls: int) -> None:

@@ -29,7 +29,7 @@ from safemeet.peer import Peer
 from safemeet.peer.media import MediaOptions
 
 
-def _stats(values: list[float]) -> tuple[float, float]:
+def median_p90(values: list[float]) -> tuple[float, float]:
     ordered = sorted(values)
     return statistics.median(ordered), ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
 
@@ -113,7 +113,7 @@ async def main(calls: int) -> None:
                 ring.append(r)
                 accept.append(a)
         await runner.cleanup()
-    (bm, bp), (rm, rp), (am, ap) = _stats(bare), _stats(ring), _stats(accept)
+    (bm, bp), (rm, rp), (am, ap) = median_p90(bare), median_p90(ring), median_p90(accept)
     print(f"calls: {calls} each, interleaved, one process, loopback")
     print(f"bare aiortc pair  offer  → connected   median {bm:7.1f} ms   p90 {bp:7.1f} ms")
     print(f"safemeet          ring   → connected   median {rm:7.1f} ms   p90 {rp:7.1f} ms   ratio {rm / bm:.2f}× (goal ≤ 1.15×)")

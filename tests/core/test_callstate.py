@@ -64,3 +64,29 @@ def test_duplicate_accept_is_ignored():
 def test_unknown_event_raises():
     with pytest.raises(ValueError):
         transition(CallState(), "explode")
+
+
+@pytest.mark.parametrize("events, phase, ended_by, reason", [
+    (["dial", "accept_received", "media_connected", "media_lost", "media_connected"], "connected", None, None),
+    (["ring_received", "accept", "media_connected", "restart_received", "media_connected"], "connected", None, None),
+    (["dial", "accept_received", "media_connected", "media_lost", "timeout"], "ended", "error", "failed"),
+    (["dial", "accept_received", "media_connected", "media_lost", "hangup_received"], "ended", "remote", "hangup"),
+    (["ring_received", "accept", "media_connected", "media_lost", "hangup"], "ended", "local", "hangup"),
+])
+def test_reconnect_paths(events, phase, ended_by, reason):
+    state, _ = _run(*events)
+    assert (state.phase, state.ended_by, state.reason) == (phase, ended_by, reason)
+
+
+def test_only_the_caller_offers_a_restart():
+    _, caller = _run("dial", "accept_received", "media_connected", "media_lost", "media_lost")
+    assert caller.count("restart_media") == 2 and "answer_restart" not in caller
+    _, callee = _run("ring_received", "accept", "media_connected", "media_lost", "media_lost", "restart_received")
+    assert "restart_media" not in callee and callee.count("answer_restart") == 1
+    assert callee.count("start_reconnect_timer") == 1
+
+
+def test_a_restart_offer_while_connecting_is_ignored():
+    state, _ = _run("ring_received", "accept")
+    step = transition(state, "restart_received")
+    assert step.state == state and step.actions == ()

@@ -6,7 +6,7 @@ The table is mirrored in ``web/js/callstate.js``; ``tests/vectors/callstate.json
 
 from dataclasses import dataclass, replace
 
-PHASES = ("idle", "outgoing", "incoming", "connecting", "connected", "ended")
+PHASES = ("idle", "outgoing", "incoming", "connecting", "connected", "reconnecting", "ended")
 ROLES = ("caller", "callee")
 EVENTS = (
     "dial",              # caller: user dials (ring sent)
@@ -24,6 +24,8 @@ EVENTS = (
     "hangup",            # user hangs up
     "hangup_received",   # far side hung up
     "unknown_number",    # caller: the number is not registered
+    "media_lost",        # a connected call stopped hearing from the peer (path broke); again: retry
+    "restart_received",  # callee: the caller offered a fresh peer connection for this call
 )
 
 # The words the UI shows for each end reason (the status region's text).
@@ -97,7 +99,30 @@ def transition(state: CallState, event: str) -> Step:
             return _end(state, "remote", "missed", "stop_timer")
         if event == "timeout":
             return _end(state, "local", "missed", "send_decline")
+    elif phase == "reconnecting":
+        # The caller drives recovery (a fresh peer connection offered through the node), so the
+        # two sides never offer at once; the callee answers each offer. The adapter's reconnect
+        # timer fires ``timeout`` when recovery takes too long.
+        if event == "media_connected":
+            return _go(state, "connected", "stop_reconnect_timer", "resume_media")
+        if event == "media_lost" and role == "caller":
+            return _go(state, "reconnecting", "restart_media")
+        if event == "restart_received" and role == "callee":
+            return _go(state, "reconnecting", "answer_restart")
+        if event == "timeout":
+            return _end(state, "error", "failed", "send_hangup")
+        if event == "hangup":
+            return _end(state, "local", "hangup", "send_hangup")
+        if event == "hangup_received":
+            return _end(state, "remote", "hangup")
+        if event == "media_failed":
+            return _end(state, "error", "failed", "send_hangup")
     elif phase in ("connecting", "connected"):
+        if phase == "connected" and event == "media_lost":
+            actions = ("start_reconnect_timer", "restart_media") if role == "caller" else ("start_reconnect_timer",)
+            return _go(state, "reconnecting", *actions)
+        if phase == "connected" and event == "restart_received" and role == "callee":
+            return _go(state, "reconnecting", "start_reconnect_timer", "answer_restart")
         if event == "media_connected" and phase == "connecting":
             return _go(state, "connected", "start_media")
         if event == "hangup":

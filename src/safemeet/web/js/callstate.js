@@ -6,7 +6,7 @@
  */
 
 /** The phases of a call. */
-export const PHASES = Object.freeze(['idle', 'outgoing', 'incoming', 'connecting', 'connected', 'ended']);
+export const PHASES = Object.freeze(['idle', 'outgoing', 'incoming', 'connecting', 'connected', 'reconnecting', 'ended']);
 /** Which side of the call we are. */
 export const ROLES = Object.freeze(['caller', 'callee']);
 /** Every event the machine knows (anything else throws). */
@@ -26,6 +26,8 @@ export const EVENTS = Object.freeze([
   'hangup', // user hangs up
   'hangup_received', // far side hung up
   'unknown_number', // caller: the number is not registered
+  'media_lost', // a connected call stopped hearing from the peer (path broke); again: retry
+  'restart_received', // callee: the caller offered a fresh peer connection for this call
 ]);
 
 /** The words the UI shows for each end reason (the status region's text). */
@@ -91,7 +93,24 @@ export function transition(state, event) {
     if (event === 'decline' || event === 'hangup') return end(state, 'local', 'declined', 'stop_timer', 'send_decline');
     if (event === 'cancel_received') return end(state, 'remote', 'missed', 'stop_timer');
     if (event === 'timeout') return end(state, 'local', 'missed', 'send_decline');
+  } else if (phase === 'reconnecting') {
+    // The caller drives recovery, so the two sides never offer at once (see callstate.py).
+    if (event === 'media_connected') return go(state, 'connected', 'stop_reconnect_timer', 'resume_media');
+    if (event === 'media_lost' && role === 'caller') return go(state, 'reconnecting', 'restart_media');
+    if (event === 'restart_received' && role === 'callee') return go(state, 'reconnecting', 'answer_restart');
+    if (event === 'timeout') return end(state, 'error', 'failed', 'send_hangup');
+    if (event === 'hangup') return end(state, 'local', 'hangup', 'send_hangup');
+    if (event === 'hangup_received') return end(state, 'remote', 'hangup');
+    if (event === 'media_failed') return end(state, 'error', 'failed', 'send_hangup');
   } else if (phase === 'connecting' || phase === 'connected') {
+    if (phase === 'connected' && event === 'media_lost') {
+      return role === 'caller'
+        ? go(state, 'reconnecting', 'start_reconnect_timer', 'restart_media')
+        : go(state, 'reconnecting', 'start_reconnect_timer');
+    }
+    if (phase === 'connected' && event === 'restart_received' && role === 'callee') {
+      return go(state, 'reconnecting', 'start_reconnect_timer', 'answer_restart');
+    }
     if (event === 'media_connected' && phase === 'connecting') return go(state, 'connected', 'start_media');
     if (event === 'hangup') return end(state, 'local', 'hangup', 'send_hangup');
     if (event === 'hangup_received') return end(state, 'remote', 'hangup');

@@ -7,7 +7,7 @@ import { END_TEXT } from './callstate.js';
 import { formatNumber } from './numbers.js';
 
 /** Status words for phases that are not an end. */
-const PHASE_TEXT = { idle: '', outgoing: 'Calling…', incoming: 'Incoming call', connecting: 'Connecting…', connected: 'Connected' };
+const PHASE_TEXT = { idle: '', outgoing: 'Calling…', incoming: 'Incoming call', connecting: 'Connecting…', connected: 'Connected', reconnecting: 'Reconnecting…' };
 
 /**
  * The status words for a call state; a missed call says from whom.

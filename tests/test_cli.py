@@ -148,14 +148,3 @@ async def test_failed_call_is_one_line_and_bad_options_are_usage_errors(served, 
         assert callee.active_calls == 0
     code, _, err = await _run("call", "123456786", "--duration", "-3", env=env)
     assert code == 2 and "not a positive number of seconds" in err
-
-
-async def test_answer_exits_when_the_node_goes_away(served, tmp_path):
-    url, node = served
-    proc = await asyncio.create_subprocess_exec(
-        *CLI, "answer", env=_env(tmp_path, "b", url), stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE)
-    assert (await asyncio.wait_for(proc.stdout.readline(), 15)).startswith(b"Waiting for calls on ")
-    node.send_signal(signal.SIGTERM)
-    assert await asyncio.wait_for(proc.wait(), 10) == 1
-    assert (await proc.stderr.read()).decode() == "safemeet: closed: lost the connection to the node\n"

@@ -20,7 +20,9 @@ def _node_default() -> str:
 
 
 def _peer_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--node", default=None, help=f"node URL (env SAFEMEET_NODE; default {DEFAULT_NODE})")
+    p.add_argument("--node", default=None, metavar="URL[,URL...]",
+                   help=f"node URL, or several separated by commas to fail over between them "
+                        f"(env SAFEMEET_NODE; default {DEFAULT_NODE})")
     p.add_argument("--identity", default=None,
                    help="identity key file (env SAFEMEET_IDENTITY; default ~/.config/safemeet/identity.json)")
     p.add_argument("--json", action="store_true", help="print one JSON line per result")
@@ -156,6 +158,17 @@ async def _cmd_call(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _report_node(peer) -> None:
+    """Say on stderr when the node is lost and when the peer is registered again."""
+    async for state in peer.signaling_states():
+        if state == "reconnecting":
+            print("safemeet: lost the node; reconnecting (a call in progress goes on)", file=sys.stderr, flush=True)
+        elif state == "online":
+            print(f"safemeet: connected again; waiting for calls on {peer.number}", file=sys.stderr, flush=True)
+        elif state == "offline":
+            return
+
+
 async def _cmd_answer(args: argparse.Namespace) -> int:
     from .peer import CallError, Peer, RelayPolicy
 
@@ -165,6 +178,7 @@ async def _cmd_answer(args: argparse.Namespace) -> int:
                     relay=relay) as peer:
         if not args.json:
             print(f"Waiting for calls on {peer.number}", flush=True)
+        reporter = asyncio.ensure_future(_report_node(peer))  # held here; it ends when the peer closes
         while args.count == 0 or taken < args.count:
             try:
                 call = await peer.next_incoming(args.timeout)
@@ -214,7 +228,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_local(local, args)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
                         format="%(levelname)s %(name)s: %(message)s")
+    source = "--node" if args.node else "SAFEMEET_NODE"
     args.node = args.node or _node_default()
+    try:
+        from .peer.failover import node_urls
+
+        node_urls(args.node)  # a bad list is a usage error before any key file is touched
+    except ValueError as exc:
+        return _fail(f"{source}: {exc}", EXIT_USAGE)
     if args.command == "call":
         try:
             args.number = normalize(args.number)

@@ -5,7 +5,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Sequence
 
 from ..core import envelope, safety
 from ..core.envelope import EnvelopeError, ReplayGuard
@@ -16,6 +16,7 @@ from aiortc import RTCIceServer
 from .call import Call
 from .contacts import CHANGED, NEW, SAME, VERIFIED_CHANGED, Contacts, contacts_path
 from .errors import CallError, KeyChanged, NodeError, VerifiedKeyChanged
+from .failover import node_urls
 from .keyfile import default_identity_path, load_or_create_identity
 from .media import MediaOptions
 from .signaling import NodeClient
@@ -61,12 +62,20 @@ class Peer:
     memory for an ``Identity`` object) and checked before every call and every incoming ring.
     ``accept_key_change``: re-pin a changed key of a non-verified contact and go ahead instead
     of raising :class:`KeyChanged`; a verified contact's changed key always fails.
+
+    ``node_url`` is one node URL, several separated by commas, or a sequence of them: the peer
+    registers at the first it can reach, and when the connection is lost it reconnects (jittered
+    exponential backoff, up to 10 s between rounds), trying the next node when one is down, for
+    as long as it is open. Calls in progress are not disturbed (their media is peer to peer).
+    ``signaling_state`` tells where it stands; node requests fail with ``NodeError("disconnected")``
+    while it is not online (docs/operations.md, "Client failover").
     """
 
-    def __init__(self, node_url: str, identity: Identity | Path | str | None = None, *,
+    def __init__(self, node_url: str | Sequence[str], identity: Identity | Path | str | None = None, *,
                  media: MediaOptions | None = None, ring_timeout: float = RING_TIMEOUT_S,
                  accept_key_change: bool = False, contacts: Contacts | None = None,
                  relay: RelayPolicy | None = None) -> None:
+        nodes = node_urls(node_url)  # a bad URL fails here, before any key file is made
         if isinstance(identity, Identity):
             self.identity, self.identity_path = identity, None
         else:
@@ -79,7 +88,7 @@ class Peer:
         self.relay = relay or RelayPolicy()
         self.media = media or MediaOptions()
         self.ring_timeout = ring_timeout
-        self._node = NodeClient(node_url, self.identity, self._on_envelope, self._on_node_lost)
+        self._node = NodeClient(nodes, self.identity, self._on_envelope, self._on_node_state)
         self._calls: dict[str, Call] = {}
         self._incoming: asyncio.Queue[Call | KeyChanged | NodeError] = asyncio.Queue()
         self._inbox: asyncio.Queue[str] = asyncio.Queue(maxsize=1000)
@@ -109,6 +118,21 @@ class Peer:
             await asyncio.gather(self._worker, return_exceptions=True)
         await self._node.close()
         self._guard.clear()
+        self._incoming.put_nowait(NodeError("closed", "the peer is closed"))
+
+    @property
+    def signaling_state(self) -> str:
+        """``connecting``, ``online``, ``reconnecting`` (lost the node, trying again) or ``offline``
+        (not started, closed, or the identity was deleted)."""
+        return self._node.state
+
+    async def wait_signaling_state(self, *states: str, timeout: float | None = None) -> str:
+        """Wait until ``signaling_state`` is one of ``states`` (e.g. ``"online"``); returns it."""
+        return await self._node.wait_state(*states, timeout=timeout)
+
+    def signaling_states(self) -> AsyncIterator[str]:
+        """Every change of ``signaling_state`` from now on, as it happens."""
+        return self._node.states()
 
     async def lookup(self, number: str) -> PublicKeys:
         return await self._node.lookup(normalize(number))
@@ -139,7 +163,8 @@ class Peer:
 
     async def next_incoming(self, timeout: float | None = None) -> Call:
         """The next ringing call. A ring whose sender's key changed was dropped: raises KeyChanged.
-        Raises NodeError("closed") once the connection to the node is lost."""
+        Keeps waiting while the peer reconnects to its node(s); raises NodeError once the peer
+        is closed ("closed") or its identity was deleted ("deleted")."""
         item = await asyncio.wait_for(self._incoming.get(), timeout)
         if isinstance(item, NodeError):
             self._incoming.put_nowait(item)  # every later wait fails the same way
@@ -224,11 +249,15 @@ class Peer:
         inner = envelope.make_inner(type_, call_id, self.number, to, body, _now_ms())
         await self._node.send(to, envelope.seal(self.identity, keys, inner))
 
-    def _on_node_lost(self, error: NodeError) -> None:
-        """The node went away: calls in progress go on (media is peer to peer), but no new call
-        can ring in, so whoever waits for one is told."""
-        log.warning("lost the connection to the node")
-        self._incoming.put_nowait(error)
+    def _on_node_state(self, state: str) -> None:
+        """The node connection changed. Calls in progress go on whatever happens (media is peer
+        to peer); waiting for calls goes on across reconnects and ends only if the node deleted us."""
+        if state == "online" and self.number:
+            if self._node.number != self.number:  # an independent node: numbers are per node
+                log.warning("registered again under another number (another node)")
+            self.number = self._node.number or self.number
+        elif state == "offline" and self._node.failure is not None:
+            self._incoming.put_nowait(self._node.failure)
 
     def _forget(self, call: Call) -> None:
         self._calls.pop(call.id, None)

@@ -46,8 +46,9 @@ def _free_port(kind: int) -> int:
 
 
 @contextlib.asynccontextmanager
-async def _run_turnserver(tmp_path):
-    """A real coturn (Debian's turnserver) on loopback with a REST-scheme secret: (urls, secret)."""
+async def _run_turnserver(tmp_path, address: str = "127.0.0.1"):
+    """A real coturn (Debian's turnserver) on ``address`` (loopback unless a test's network lab
+    gives another) with a REST-scheme secret: (urls, secret)."""
     import asyncio
     import random
     import shutil
@@ -59,7 +60,7 @@ async def _run_turnserver(tmp_path):
     port, secret = _free_port(socket.SOCK_DGRAM), "test-secret-" + str(random.random())
     low = random.randrange(20000, 60000, 100)
     proc = await asyncio.create_subprocess_exec(
-        binary, "-n", "--listening-ip=127.0.0.1", f"--listening-port={port}", "--relay-ip=127.0.0.1",
+        binary, "-n", f"--listening-ip={address}", f"--listening-port={port}", f"--relay-ip={address}",
         f"--min-port={low}", f"--max-port={low + 99}", "--use-auth-secret", f"--static-auth-secret={secret}",
         "--realm=safemeet.test", "--allow-loopback-peers", "--no-cli", "--no-tls", "--no-dtls",
         "--fingerprint", "--no-software-attribute", f"--pidfile={tmp_path / 'turn.pid'}",
@@ -69,7 +70,7 @@ async def _run_turnserver(tmp_path):
     while True:  # ready once it answers a STUN binding request
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.settimeout(0.2)
-            s.sendto(bytes.fromhex("000100002112a442") + bytes(12), ("127.0.0.1", port))
+            s.sendto(bytes.fromhex("000100002112a442") + bytes(12), (address, port))
             try:
                 s.recvfrom(512)
                 break
@@ -78,10 +79,16 @@ async def _run_turnserver(tmp_path):
                     proc.kill()
                     pytest.fail("turnserver did not start")
     try:
-        yield (f"turn:127.0.0.1:{port}?transport=udp",), secret
+        yield (f"turn:{address}:{port}?transport=udp",), secret
     finally:
         proc.terminate()
         await proc.wait()
+
+
+@pytest.fixture
+def run_turnserver():
+    """``async with run_turnserver(tmp_path, address) as (urls, secret)``: coturn on another address."""
+    return _run_turnserver
 
 
 @pytest.fixture

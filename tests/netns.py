@@ -168,9 +168,9 @@ class NetLab:
         return 0
 
 
-def _pick_slot() -> int:
+def _pick_slot(ip: str) -> int:
     """A /30 index whose addresses no interface here uses (another run may hold others)."""
-    used = _run("ip", "-4", "-o", "addr", "show")
+    used = _run(ip, "-4", "-o", "addr", "show")
     free = [k for k in range(1, 63)
             if not any(f" {net[4 * k + 1]}/" in used or f" {net[4 * k + 2]}/" in used for net in NETS)]
     if not free:
@@ -200,7 +200,7 @@ async def net_lab() -> AsyncIterator[NetLab]:
         pytest.skip(f"no network lab: {reason}")
     nft = _tool("nft", "nftables")
     token = secrets.token_hex(3)
-    slot = _pick_slot()
+    slot = _pick_slot(ip)
     table = f"safemeet_lab_{token}"
     sides: list[Side] = []
     try:
@@ -239,3 +239,25 @@ async def net_lab() -> AsyncIterator[NetLab]:
             subprocess.run([ip, "link", "del", side.root_dev], capture_output=True)
         for side in sides:
             subprocess.run([ip, "netns", "del", side.ns], capture_output=True)
+
+
+@contextlib.asynccontextmanager
+async def lab_node(data_dir, address: str, turn: tuple[tuple[str, ...], str] | None = None,
+                   turn_ttl_s: int = 3600) -> AsyncIterator[str]:
+    """A real node in this process listening on ``address`` (``lab.server``); yields its URL.
+    ``turn``: (urls, secret) it mints credentials for, valid ``turn_ttl_s`` (negative: expired)."""
+    from aiohttp import web
+
+    from safemeet.node.app import create_app, create_runner
+    from safemeet.node.config import NodeConfig
+
+    urls, secret = turn or ((), None)
+    app = create_app(NodeConfig(host=address, port=0, data_dir=data_dir, turn_urls=urls, turn_secret=secret,
+                                turn_ttl_s=turn_ttl_s))
+    runner = create_runner(app)
+    await runner.setup()
+    await web.TCPSite(runner, address, 0).start()
+    try:
+        yield f"http://{address}:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()

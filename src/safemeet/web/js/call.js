@@ -200,9 +200,12 @@ export class Call extends EventTarget {
     this.rtc = new Rtc({
       onIce: (ice) => this.ice.local(ice),
       onTrack: (stream) => this.#emit('remote-media', { stream }),
-      onState: (s) => {
+      onState: (s, why) => {
         if (s === 'connected') this.fire('media_connected');
-        else if (s === 'failed') this.fire('media_failed');
+        else if (s === 'failed') {
+          if (why) this.detail = why;
+          this.fire('media_failed');
+        }
       },
       onChannel: (channel) => this.#useChannel(channel),
     }, config);

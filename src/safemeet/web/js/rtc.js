@@ -5,6 +5,8 @@
  * @module rtc
  */
 
+import { watchRelayGathering } from './relaycheck.js';
+
 /** Label of the one chat data channel. */
 export const CHAT_LABEL = 'chat';
 
@@ -13,7 +15,7 @@ export const CHAT_LABEL = 'chat';
  * @typedef {{
  *   onIce: (body: IceBody) => void,
  *   onTrack: (stream: MediaStream) => void,
- *   onState: (state: string) => void,
+ *   onState: (state: string, why?: string) => void,
  *   onChannel: (channel: RTCDataChannel) => void,
  * }} RtcHandlers
  */
@@ -32,6 +34,8 @@ export class Rtc {
     this.handlers = handlers;
     this.relayOnly = relayOnly;
     this.pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: relayOnly ? 'relay' : 'all' });
+    // A relay that gives no relay address (refused credentials) fails the call now, saying why.
+    if (relayOnly) watchRelayGathering(this.pc, (why) => this.closed || handlers.onState('failed', why));
     /** @type {IceBody[]} remote candidates that arrived before the remote description */
     this.pendingIce = [];
     this.remoteStream = null;

@@ -4,7 +4,8 @@
 a veth pair with documentation-range addresses (a /30 out of 198.51.100.0/24 for ``a``, out of
 203.0.113.0/24 for ``b``). The root namespace routes between them (forwarding is switched on for
 these two veth devices only), and services the test runs in the root namespace (node, coturn)
-listen on ``lab.server``, the root end of ``a``'s pair, which both namespaces reach.
+listen on ``lab.server``, the root end of ``a``'s pair, which both namespaces reach. The lab is
+IPv4 only (IPv6 is switched off on its devices).
 
 Peers run inside a namespace (``lab.a.run(...)`` or the ``lab.a.prefix`` argv prefix). Firewall
 rules live in nftables tables of their own: ``lab.block_direct()`` drops everything forwarded

@@ -8,6 +8,7 @@ its candidates and selected pair).
 
 import asyncio
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,6 +38,20 @@ async def relay(lab, tmp_path, run_turnserver):
     """coturn on the lab's server address: (urls, secret)."""
     async with run_turnserver(tmp_path, lab.server) as turn:
         yield turn
+
+
+async def test_the_lab_is_removed_even_when_a_test_fails():
+    with pytest.raises(RuntimeError, match="test failed"):
+        async with net_lab() as lab:
+            lab.block_direct()
+            await lab.a.run("sleep", "60")
+            with lab.b.udp_port_blocked(4000):
+                raise RuntimeError("test failed")
+    names = [lab.a.ns, lab.b.ns, lab.a.root_dev, lab.b.root_dev, lab.table]
+    left = "".join(subprocess.run(argv, capture_output=True, text=True).stdout for argv in (
+        [lab.a.ip, "netns", "list"], [lab.a.ip, "link", "show"], [lab.nft, "list", "tables"]))
+    assert not [name for name in names if name in left], left
+    assert lab.a.processes[0].returncode is not None
 
 
 async def line(proc: asyncio.subprocess.Process, timeout: float = 60) -> dict:

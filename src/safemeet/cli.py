@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="TURN server for relayed calls, e.g. turn:turn.example.org:3478 (repeatable)")
     serve.add_argument("--turn-secret", default=None,
                        help="shared secret of the TURN server's use-auth-secret (env SAFEMEET_TURN_SECRET)")
+    serve.add_argument("--nodes", default="", metavar="URL[,URL...]",
+                       help="public base URLs of every node of this deployment, this one included "
+                            "(browsers fail over between them; default: just this node)")
 
     ident = sub.add_parser("id", help="make or load the identity, register it and print the number")
     _peer_options(ident)
@@ -197,6 +200,16 @@ async def _cmd_answer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _node_list(text: str) -> tuple[str, ...]:
+    """``--nodes A,B``: the URLs in order; an empty entry (``A,,B``) is refused, not skipped."""
+    if not text.strip():
+        return ()
+    urls = tuple(u.strip() for u in text.split(","))
+    if not all(urls):
+        raise ValueError(f"empty entry in --nodes {text!r} (separate node URLs with single commas)")
+    return urls
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -211,6 +224,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             tls_key=Path(args.tls_key) if args.tls_key else None,
             turn_urls=tuple(args.turn_url),
             turn_secret=args.turn_secret or os.environ.get("SAFEMEET_TURN_SECRET") or None,
+            nodes=_node_list(args.nodes),
         )
     except ValueError as exc:
         return _fail(str(exc), EXIT_USAGE)

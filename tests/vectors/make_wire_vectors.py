@@ -142,6 +142,7 @@ def replies() -> list[dict]:
         wire.pong(),
         wire.error("offline", id_=3),
         wire.error("rate_limited"),
+        wire.registered(N, nodes=["https://a.example.org", "http://192.0.2.7:8765"]),
     ]
     return [{"frame": wire.encode(message)} for message in built]
 

@@ -8,7 +8,7 @@ token bucket that is told the time instead of reading a clock.
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Sequence
 
 from .b64 import B64Error, b64u_decode, b64u_encode
 from .envelope import MAX_ENV  # largest env in characters, shared with the envelope layer
@@ -244,11 +244,15 @@ def challenge(nonce: bytes) -> dict[str, Any]:
     return {"t": "challenge", "v": VERSION, "nonce": b64u_encode(nonce)}
 
 
-def registered(number: str, id_: int | None = None, ice_servers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """``registered``; with ``ice_servers`` when the node offers a TURN relay (core.turn)."""
+def registered(number: str, id_: int | None = None, ice_servers: list[dict[str, Any]] | None = None,
+               nodes: Sequence[str] = ()) -> dict[str, Any]:
+    """``registered``; with ``ice_servers`` when the node offers a TURN relay (core.turn), and with
+    ``nodes`` (the deployment's node base URLs, this one included) when it has a node list."""
     msg: dict[str, Any] = {"t": "registered", "number": number}
     if ice_servers:
         msg["ice_servers"] = ice_servers
+    if nodes:
+        msg["nodes"] = list(nodes)
     return _with_id(msg, id_)
 
 

@@ -5,6 +5,7 @@ import re
 from aiohttp import hdrs, web
 
 from .appkeys import CONFIG
+from .config import ws_origin
 
 MIME = {
     ".html": "text/html; charset=utf-8",
@@ -38,7 +39,12 @@ _HOST = re.compile(r"(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?:
 
 
 def content_security_policy(request: web.BaseRequest) -> str:
-    """The CSP for this request; names the WebSocket origin explicitly for older browsers."""
+    """The CSP for this request. With a node list (``--nodes``) the page may open WebSockets to
+    exactly those nodes and nothing else; otherwise to its own origin, named explicitly for older
+    browsers."""
+    nodes = request.app[CONFIG].nodes
+    if nodes:
+        return _CSP.format(connect=" ".join(ws_origin(origin) for origin in nodes))
     connect = "'self'"
     host = request.host
     if _HOST.fullmatch(host):

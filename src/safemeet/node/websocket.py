@@ -159,7 +159,7 @@ class Session:
         self.conn.number = number
         await self.presence.join(number, self.conn)
         log.info("registration")
-        return wire.registered(number, request.id, self.ice_servers())
+        return wire.registered(number, request.id, self.ice_servers(), self.config.nodes)
 
     def ice_servers(self) -> list[dict[str, Any]] | None:
         """Fresh TURN credentials for this authenticated connection, when a relay is configured."""

@@ -24,8 +24,9 @@ __all__ = ["NodeClient", "STATES", "ws_url"]
 
 log = logging.getLogger(__name__)
 
-REQUEST_TIMEOUT_S = 10.0  # one request, and one whole connect-challenge-register exchange
-HEARTBEAT_S = 20.0  # WebSocket pings: a node that vanished without closing is noticed within ~1.5x this
+REQUEST_TIMEOUT_S = 10.0  # one request
+CONNECT_TIMEOUT_S = 5.0  # one connect-challenge-register exchange (a node answers in milliseconds)
+HEARTBEAT_S = 10.0  # WebSocket pings: a node that vanished without closing is noticed within ~1.5x this
 STATES = ("connecting", "online", "reconnecting", "offline")
 
 
@@ -136,7 +137,7 @@ class NodeClient:
         assert self._session is not None
         ws: aiohttp.ClientWebSocketResponse | None = None
         try:
-            async with asyncio.timeout(REQUEST_TIMEOUT_S):
+            async with asyncio.timeout(CONNECT_TIMEOUT_S):
                 ws = await self._session.ws_connect(url, heartbeat=HEARTBEAT_S, max_msg_size=1 << 20)
                 challenge = await _receive_json(ws)
                 if challenge.get("t") != "challenge":

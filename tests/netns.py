@@ -216,9 +216,11 @@ async def net_lab() -> AsyncIterator[NetLab]:
             _run(ip, "link", "set", side.root_dev, "up")
             # IPv4 only: IPv6 link-local addresses settling a moment later look like a network
             # change to Chromium, which then aborts its page loads (ERR_NETWORK_CHANGED).
+            # (A kernel without IPv6 has nothing to switch off.)
             side.exec("sh", "-c", "for c in all default lo " + side.ns_dev + "; do "
-                      "echo 1 > /proc/sys/net/ipv6/conf/$c/disable_ipv6; done")
-            with open(f"/proc/sys/net/ipv6/conf/{side.root_dev}/disable_ipv6", "w") as f:
+                      "f=/proc/sys/net/ipv6/conf/$c/disable_ipv6; [ ! -e $f ] || echo 1 > $f; done")
+            with contextlib.suppress(FileNotFoundError), \
+                    open(f"/proc/sys/net/ipv6/conf/{side.root_dev}/disable_ipv6", "w") as f:
                 f.write("1")
             side.exec(ip, "addr", "add", f"{side.address}/30", "dev", side.ns_dev)
             side.exec(ip, "link", "set", "lo", "up")

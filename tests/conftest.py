@@ -123,3 +123,68 @@ async def turn_node_url(tmp_path, turn_server):
         yield f"http://127.0.0.1:{runner.addresses[0][1]}"
     finally:
         await runner.cleanup()
+
+
+class RedisServer:
+    """Debian's redis-server on a fixed loopback port, nothing saved to disk; can stop and start
+    again on the same port (an outage and its end)."""
+
+    def __init__(self, workdir: pathlib.Path) -> None:
+        import socket
+
+        self.port = _free_port(socket.SOCK_STREAM)
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._workdir = workdir
+        self._proc = None
+
+    async def start(self) -> None:
+        import asyncio
+        import shutil
+
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is not installed: scripts/setup-env installs it")
+        self._workdir.mkdir(parents=True, exist_ok=True)
+        self._proc = await asyncio.create_subprocess_exec(
+            binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
+            "--dir", str(self._workdir), "--protected-mode", "yes", "--daemonize", "no",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        deadline = asyncio.get_running_loop().time() + 10
+        while not await self.answers():
+            if asyncio.get_running_loop().time() > deadline or self._proc.returncode is not None:
+                await self.stop()
+                pytest.fail("redis-server did not start")
+            await asyncio.sleep(0.05)
+
+    async def answers(self) -> bool:
+        """True when something on the port answers PING with PONG."""
+        import asyncio
+
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", self.port), 1)
+        except (OSError, asyncio.TimeoutError):
+            return False
+        try:
+            writer.write(b"PING\r\n")
+            return await asyncio.wait_for(reader.readline(), 1) == b"+PONG\r\n"
+        except (OSError, asyncio.TimeoutError):
+            return False
+        finally:
+            writer.close()
+
+    async def stop(self) -> None:
+        if self._proc is not None and self._proc.returncode is None:
+            self._proc.terminate()
+            await self._proc.wait()
+        self._proc = None
+
+
+@pytest.fixture
+async def redis_server(tmp_path):
+    """A real redis-server on a free loopback port (``.url``, ``.stop()``, ``.start()``)."""
+    server = RedisServer(tmp_path / "redis")
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()

@@ -73,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--nodes", default="", metavar="URL[,URL...]",
                        help="public base URLs of every node of this deployment, this one included "
                             "(browsers fail over between them; default: just this node)")
+    serve.add_argument("--redis", default=None, metavar="URL",
+                       help="keep the registry and presence in this Redis and route between the nodes "
+                            "that share it, e.g. redis://127.0.0.1:6379/0 (env SAFEMEET_REDIS; "
+                            "default: SQLite in --data, this node only)")
 
     ident = sub.add_parser("id", help="make or load the identity, register it and print the number")
     _peer_options(ident)
@@ -225,6 +229,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             turn_urls=tuple(args.turn_url),
             turn_secret=args.turn_secret or os.environ.get("SAFEMEET_TURN_SECRET") or None,
             nodes=_node_list(args.nodes),
+            redis_url=args.redis or os.environ.get("SAFEMEET_REDIS") or None,
         )
     except ValueError as exc:
         return _fail(str(exc), EXIT_USAGE)

@@ -47,15 +47,15 @@ async def test_delete_before_register_is_unauthorized(node):
     assert (reply["code"], reply["id"]) == ("unauthorized", 4)
 
 
-def test_registry_delete(tmp_path):
-    from safemeet.node.registry import Registry
+async def test_registry_delete(tmp_path):
+    from safemeet.node.registry import SqliteRegistry
 
-    registry = Registry.open(tmp_path / "data")
+    registry = SqliteRegistry.open(tmp_path / "data")
     try:
         alice = Identity.generate()
-        number = registry.register(alice.public)
-        assert registry.delete(number) and registry.lookup(number) is None
-        assert not registry.delete(number)
-        assert registry.register(alice.public) != number
+        number = await registry.register(alice.public)
+        assert await registry.delete(number) and await registry.lookup(number) is None
+        assert not await registry.delete(number)
+        assert await registry.register(alice.public) != number
     finally:
-        registry.close()
+        await registry.close()

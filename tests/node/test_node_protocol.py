@@ -183,7 +183,7 @@ async def test_internal_error_is_contained(node, monkeypatch):
 
     peer = await node.connect()
 
-    def broken(number):
+    async def broken(number):
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(node.app[REGISTRY], "lookup", broken)

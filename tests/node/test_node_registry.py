@@ -1,4 +1,4 @@
-"""The registry (SQLite) and in-process presence, without a network."""
+"""The embedded registry (SQLite) and in-process presence, without a network."""
 
 import itertools
 
@@ -7,71 +7,71 @@ import pytest
 from safemeet.core.identity import Identity
 from safemeet.core.numbers import PAYLOAD_MIN, is_valid
 from safemeet.node.hub import LocalPresence
-from safemeet.node.registry import Registry, RegistryFull
+from safemeet.node.registry import RegistryFull, SqliteRegistry
 
 
 @pytest.fixture
-def registry(tmp_path):
-    reg = Registry.open(tmp_path / "data")
+async def registry(tmp_path):
+    reg = SqliteRegistry.open(tmp_path / "data")
     yield reg
-    reg.close()
+    await reg.close()
 
 
-def test_register_is_idempotent_per_identity_key(registry):
+async def test_register_is_idempotent_per_identity_key(registry):
     alice, bob = Identity.generate(), Identity.generate()
-    number = registry.register(alice.public)
+    number = await registry.register(alice.public)
     assert is_valid(number)
-    assert registry.register(alice.public) == number
-    assert registry.register(bob.public) != number
-    assert registry.lookup(number) == alice.public
+    assert await registry.register(alice.public) == number
+    assert await registry.register(bob.public) != number
+    assert await registry.lookup(number) == alice.public
 
 
-def test_lookup_unknown_is_none(registry):
-    assert registry.lookup("100000001") is None
+async def test_lookup_unknown_is_none(registry):
+    assert await registry.lookup("100000001") is None
 
 
-def test_numbers_survive_a_restart(tmp_path):
+async def test_numbers_survive_a_restart(tmp_path):
     alice = Identity.generate()
-    first = Registry.open(tmp_path)
-    number = first.register(alice.public)
-    first.close()
-    second = Registry.open(tmp_path)
+    first = SqliteRegistry.open(tmp_path)
+    number = await first.register(alice.public)
+    await first.close()
+    second = SqliteRegistry.open(tmp_path)
     try:
-        assert second.register(alice.public) == number
-        assert second.lookup(number) == alice.public
+        assert await second.register(alice.public) == number
+        assert await second.lookup(number) == alice.public
     finally:
-        second.close()
+        await second.close()
 
 
-def test_collisions_are_retried(tmp_path):
+async def test_collisions_are_retried(tmp_path):
     draws = itertools.chain([0, 0, 0, 5], itertools.repeat(7))
-    reg = Registry(tmp_path / "r.sqlite3", randbelow=lambda _n: next(draws))
+    reg = SqliteRegistry(tmp_path / "r.sqlite3", randbelow=lambda _n: next(draws))
     try:
-        first = reg.register(Identity.generate().public)
-        second = reg.register(Identity.generate().public)  # draws 0 (taken), 0 (taken), 5
+        first = await reg.register(Identity.generate().public)
+        second = await reg.register(Identity.generate().public)  # draws 0 (taken), 0 (taken), 5
         assert first.startswith(str(PAYLOAD_MIN)) and second.startswith(str(PAYLOAD_MIN + 5))
     finally:
-        reg.close()
+        await reg.close()
 
 
-def test_no_free_number_raises_and_leaves_no_trace(tmp_path):
-    reg = Registry(tmp_path / "r.sqlite3", randbelow=lambda _n: 0)
+async def test_no_free_number_raises_and_leaves_no_trace(tmp_path):
+    reg = SqliteRegistry(tmp_path / "r.sqlite3", randbelow=lambda _n: 0)
     try:
         first = Identity.generate().public
-        number = reg.register(first)
+        number = await reg.register(first)
         with pytest.raises(RegistryFull):
-            reg.register(Identity.generate().public)
-        assert reg.register(first) == number  # the failed transaction was rolled back
+            await reg.register(Identity.generate().public)
+        assert await reg.register(first) == number  # the failed transaction was rolled back
     finally:
-        reg.close()
+        await reg.close()
 
 
-def test_new_sealing_key_for_the_same_identity_replaces_the_old(registry):
+async def test_new_sealing_key_for_the_same_identity_replaces_the_old(registry):
     old = Identity.generate()
-    number = registry.register(old.public)
+    number = await registry.register(old.public)
     new = Identity(old.signing, Identity.generate().sealing)
-    assert registry.register(new.public) == number
-    assert registry.lookup(number) == new.public
+    assert await registry.register(new.public) == number
+    assert await registry.lookup(number) == new.public
 
 
 class _Endpoint:

@@ -25,8 +25,8 @@ class LiveNode:
         registry = self.app[REGISTRY]
         honest = registry.lookup
 
-        def lookup(asked: str) -> PublicKeys | None:
-            return keys if asked == number else honest(asked)
+        async def lookup(asked: str) -> PublicKeys | None:
+            return keys if asked == number else await honest(asked)
 
         registry.lookup = lookup  # type: ignore[method-assign]
 

@@ -58,7 +58,11 @@ def lie_about(node_server, monkeypatch, number: str, keys) -> None:
     """From now on the node answers lookups of `number` with `keys`."""
     registry = node_server.registry
     real = registry.lookup
-    monkeypatch.setattr(registry, "lookup", lambda n: keys if n == number else real(n))
+
+    async def lookup(asked: str):
+        return keys if asked == number else await real(asked)
+
+    monkeypatch.setattr(registry, "lookup", lookup)
 
 
 async def shown_digits(a: App) -> str:
@@ -80,8 +84,8 @@ def decode_qr(png: bytes) -> str:
     return found[0].text
 
 
-def expected_digits(node_server, a: str, b: str) -> str:
-    ka, kb = node_server.registry.lookup(a), node_server.registry.lookup(b)
+async def expected_digits(node_server, a: str, b: str) -> str:
+    ka, kb = await node_server.registry.lookup(a), await node_server.registry.lookup(b)
     return safety.safety_number(a, ka.sig, b, kb.sig)
 
 
@@ -144,7 +148,7 @@ async def test_safety_number_typed_and_qr_on_both_pages(app, node_server):
     alice, bob = await asyncio.gather(app(), app())
     a_no, b_no = await alice.number(), await bob.number()
     await connect(alice, bob)
-    expected = expected_digits(node_server, a_no, b_no)
+    expected = await expected_digits(node_server, a_no, b_no)
     shown = []
     for me, other in ((alice, b_no), (bob, a_no)):
         await me.button("Verify").click()
@@ -186,7 +190,7 @@ async def test_verified_contact_key_change_is_a_hard_failure(app, node_server, m
     await connect(alice, bob)
     await hang_up(alice, bob)
     await contact(alice, b_no).get_by_role("button", name="Verify").click()
-    await alice.page.get_by_label("Their safety number").fill(expected_digits(node_server, a_no, b_no))
+    await alice.page.get_by_label("Their safety number").fill(await expected_digits(node_server, a_no, b_no))
     await alice.button("Mark verified").click()
     await expect(alice.page.get_by_role("dialog").get_by_role("status")).to_have_text("Verified")
     await alice.button("Close").click()

@@ -38,6 +38,7 @@ OFFLINE = "offline"
 RATE_LIMITED = "rate_limited"
 UNSUPPORTED_VERSION = "unsupported_version"
 INTERNAL = "internal"
+UNAVAILABLE = "unavailable"
 
 ERROR_TEXT = {
     BAD_MESSAGE: "the message does not follow the protocol",
@@ -50,6 +51,7 @@ ERROR_TEXT = {
     RATE_LIMITED: "too many messages, slow down",
     UNSUPPORTED_VERSION: f"this node speaks protocol version {VERSION}",
     INTERNAL: "the node failed",
+    UNAVAILABLE: "the node cannot reach its shared registry right now; try again shortly",
 }
 
 _ENV_CHARS = re.compile(r"[A-Za-z0-9_-]+")

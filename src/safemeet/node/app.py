@@ -7,24 +7,19 @@ from collections.abc import AsyncIterator
 from aiohttp import WSCloseCode, web
 
 from . import static, websocket
-from .appkeys import CONFIG, PRESENCE, REGISTRY, SOCKETS
+from .appkeys import CONFIG, HEALTH, PRESENCE, REGISTRY, SOCKETS
+from .backends import open_backends
 from .config import NodeConfig
-from .hub import LocalPresence
-from .registry import Registry
 
 log = logging.getLogger("safemeet.node")
 
 
-async def _registry_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[REGISTRY] = Registry.open(app[CONFIG].data_dir)
+async def _backends_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Registry and presence: embedded, or shared through Redis (``NodeConfig.redis_url``)."""
+    backends = await open_backends(app[CONFIG])
+    app[REGISTRY], app[PRESENCE], app[HEALTH] = backends.registry, backends.presence, backends.health
     yield
-    app[REGISTRY].close()
-
-
-async def _presence_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[PRESENCE] = LocalPresence()
-    yield
-    await app[PRESENCE].close()
+    await backends.close()
 
 
 async def _close_sockets(app: web.Application) -> None:
@@ -44,8 +39,7 @@ def create_app(config: NodeConfig) -> web.Application:
     app = web.Application(client_max_size=64 * 1024)
     app[CONFIG] = config
     app[SOCKETS] = set()
-    app.cleanup_ctx.append(_registry_ctx)
-    app.cleanup_ctx.append(_presence_ctx)
+    app.cleanup_ctx.append(_backends_ctx)
     app.on_shutdown.append(_close_sockets)
     app.on_response_prepare.append(static.security_headers)
     app.router.add_get("/ws", websocket.handle)

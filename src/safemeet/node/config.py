@@ -11,6 +11,7 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 # The repository's npm packages (package.json at the root), when this is a source checkout.
 _REPO_NODE_MODULES = WEB_DIR.parents[2] / "node_modules"
 VENDOR_DIR = _REPO_NODE_MODULES if _REPO_NODE_MODULES.is_dir() else None
+REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
 # A plain DNS name or IPv4 address, or a bracketed IPv6 address: nothing that could end a CSP source.
@@ -60,6 +61,9 @@ class NodeConfig:
     # Public base URLs of every node of this deployment, this one included (``--nodes``); browsers
     # learn them at registration and may connect to exactly these. Empty: just this node.
     nodes: tuple[str, ...] = ()
+    # Registry and routing in this Redis, shared with other nodes (``--redis``); None: SQLite in
+    # data_dir and in-process routing.
+    redis_url: str | None = None
     vendor_dir: Path | None = VENDOR_DIR  # node_modules holding the files of static.VENDOR
     register_timeout_s: float = wire.REGISTER_TIMEOUT_S
     rate_bucket: int = wire.RATE_BUCKET
@@ -75,6 +79,8 @@ class NodeConfig:
             raise ValueError("give both TURN URLs and the TURN secret, or neither")
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be 0..65535")
+        if self.redis_url is not None and urlsplit(self.redis_url).scheme not in REDIS_SCHEMES:
+            raise ValueError("the Redis URL must start with redis://, rediss:// or unix://")
         origins = tuple(dict.fromkeys(node_origin(url) for url in self.nodes))
         object.__setattr__(self, "nodes", origins)  # normalised once, duplicates dropped
 

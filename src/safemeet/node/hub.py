@@ -1,8 +1,8 @@
 """Presence and routing: which connections belong to a number, and delivery to all of them.
 
 ``Presence`` is the small interface the WebSocket handler uses. ``LocalPresence`` keeps it in
-this process; a shared implementation (e.g. Redis pub/sub, where PUBLISH returns the receiver
-count) can replace it for several node processes without touching the handler.
+this process (the default); ``presence_redis.RedisPresence`` shares it between several node
+processes through Redis pub/sub (``serve --redis``) without touching the handler.
 """
 
 from typing import Protocol
@@ -21,18 +21,25 @@ class Endpoint(Protocol):
 
 
 class Presence(Protocol):
-    """Number → connected endpoints; async so that a networked implementation fits."""
+    """Number → connected endpoints; async so that a networked implementation fits.
 
-    async def join(self, number: str, endpoint: Endpoint) -> None: ...
+    Networked implementations raise ``backends.Unavailable`` when they cannot do their part.
+    """
+
+    async def join(self, number: str, endpoint: Endpoint) -> None:
+        """Route ``number``'s frames to ``endpoint`` from now on; on failure nothing is kept."""
+        ...
 
     async def leave(self, number: str, endpoint: Endpoint) -> None: ...
 
     async def route(self, number: str, text: str) -> int:
-        """Hand ``text`` to every endpoint of ``number``; return how many took it."""
+        """Hand ``text`` to every endpoint of ``number``; return how many took it (for a shared
+        implementation: how many nodes hold ``number``). 0 means ``number`` is not connected."""
         ...
 
     async def evict(self, number: str) -> list[Endpoint]:
-        """Forget every endpoint of ``number`` (it was deleted); return this process's, to close."""
+        """Forget every endpoint of ``number`` (it was deleted); return this process's, to close.
+        A shared implementation has the other processes close theirs."""
         ...
 
     async def close(self) -> None: ...

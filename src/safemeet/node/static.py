@@ -4,7 +4,7 @@ import re
 
 from aiohttp import hdrs, web
 
-from .appkeys import CONFIG
+from .appkeys import CONFIG, HEALTH
 from .config import ws_origin
 
 MIME = {
@@ -87,7 +87,12 @@ async def vendor(request: web.Request) -> web.StreamResponse:
 
 
 async def healthz(request: web.Request) -> web.StreamResponse:
-    return web.Response(text="ok", headers={hdrs.CACHE_CONTROL: "no-store"})
+    """``ok``; with Redis one more line per service (``redis: ok``), and 503 ``unavailable``
+    while one is out of reach (the node still serves the app; use it for readiness, not liveness)."""
+    checks = await request.app[HEALTH]()
+    ok = all(state == "ok" for state in checks.values())
+    lines = ["ok" if ok else "unavailable", *(f"{name}: {state}" for name, state in checks.items())]
+    return web.Response(text="\n".join(lines), status=200 if ok else 503, headers={hdrs.CACHE_CONTROL: "no-store"})
 
 
 def add_routes(app: web.Application) -> None:

@@ -18,6 +18,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from ..core import turn, wire
 from ..core.wire import Delete, Lookup, Ping, Register, Send, WireError
 from .appkeys import CONFIG, PRESENCE, REGISTRY, SOCKETS
+from .backends import Unavailable
 
 log = logging.getLogger("safemeet.node")
 
@@ -126,6 +127,9 @@ class Session:
         except WireError as exc:
             log.debug("request refused: %s", exc.code)
             reply = wire.error_from(exc)
+        except Unavailable as exc:  # Redis is out of reach: say so rather than "internal"
+            log.debug("request refused: unavailable (%s)", exc)
+            reply = wire.error(wire.UNAVAILABLE, id_=request.id if request else None)
         except Exception as exc:  # contained: the node answers "internal" and carries on
             log.error("internal error: %s", type(exc).__name__)
             reply = wire.error(wire.INTERNAL, id_=request.id if request else None)
@@ -140,7 +144,7 @@ class Session:
         if isinstance(request, Ping):
             return wire.pong(request.id)
         if isinstance(request, Lookup):
-            keys = self.registry.lookup(request.number)
+            keys = await self.registry.lookup(request.number)
             if keys is None:
                 raise WireError(wire.UNKNOWN_NUMBER, None, request.id)
             return wire.keys(request.number, keys, request.id)
@@ -155,9 +159,9 @@ class Session:
         if self.conn.number is not None:
             raise WireError(wire.BAD_MESSAGE, "this connection is already registered", request.id)
         wire.check_register(request, self.nonce)
-        number = self.registry.register(request.keys)
+        number = await self.registry.register(request.keys)
+        await self.presence.join(number, self.conn)  # before authenticating: join may fail
         self.conn.number = number
-        await self.presence.join(number, self.conn)
         log.info("registration")
         return wire.registered(number, request.id, self.ice_servers(), self.config.nodes)
 
@@ -173,11 +177,11 @@ class Session:
         """Remove the number from the registry and close all its connections (4000 "deleted")."""
         number = self.conn.number
         assert number is not None
-        keys = self.registry.lookup(number)
+        keys = await self.registry.lookup(number)
         if keys is None:
             raise WireError(wire.UNKNOWN_NUMBER, None, request.id)
         wire.check_delete(request, self.nonce, keys)
-        self.registry.delete(number)
+        await self.registry.delete(number)
         endpoints = await self.presence.evict(number)
         log.info("identity deleted")
         reason = wire.DELETED_REASON.encode()
@@ -187,7 +191,7 @@ class Session:
     async def send(self, request: Send) -> dict[str, Any]:
         delivered = await self.presence.route(request.to, wire.encode(wire.msg(request.env)))
         if delivered == 0:
-            code = wire.OFFLINE if self.registry.lookup(request.to) else wire.UNKNOWN_NUMBER
+            code = wire.OFFLINE if await self.registry.lookup(request.to) else wire.UNKNOWN_NUMBER
             raise WireError(code, None, request.id)
         return wire.sent(request.id)
 

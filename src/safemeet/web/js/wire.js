@@ -18,7 +18,7 @@ export const MAX_ID = 2 ** 31 - 1;
 /** The stable error codes of the node. */
 export const ERROR_CODES = Object.freeze([
   'bad_message', 'unknown_type', 'too_large', 'unauthorized', 'unknown_number', 'invalid_number',
-  'offline', 'rate_limited', 'unsupported_version', 'internal',
+  'offline', 'rate_limited', 'unsupported_version', 'internal', 'unavailable',
 ]);
 
 /** A frame from the node that does not fit the protocol. */

@@ -360,8 +360,8 @@ async def test_7_version_downgrade_is_refused(app, browser_mitm, attack):
     mitm.hook = hook
     page = await app(register=False)
     await page.page.goto(page.origin + "/")
-    conn = page.page.locator("#conn")
-    await expect(conn).to_have_text("Offline, retrying…")
+    conn = page.signaling
+    await expect(conn).to_have_text("Offline")
     await expect(conn).to_have_attribute("data-state", "offline")
     await expect(page.button("Call")).to_be_disabled()
     expected = {"challenge_v2": "protocol", "challenge_no_v": "protocol",

@@ -85,6 +85,9 @@ async () => {
 """
 
 
+_NODE_UNREACHABLE = re.compile(r"WebSocket connection to 'wss?://[^']+/ws' failed: ")
+
+
 @dataclass
 class App:
     """One page of the app and what it did."""
@@ -122,7 +125,13 @@ class App:
 
     @property
     def status(self):
-        return self.page.get_by_role("status")
+        """The call status (Ringing, Connected, Call ended...)."""
+        return self.page.locator("#status")
+
+    @property
+    def signaling(self):
+        """The node connection's status (Connecting…, Online, Reconnecting…, Offline)."""
+        return self.page.get_by_role("status", name="Signaling")
 
     def button(self, name: str):
         return self.page.get_by_role("button", name=name, exact=True)
@@ -178,7 +187,10 @@ class App:
         return [u for u in self.requests + self.sockets if not u.startswith(ok) and not u.startswith(("data:", "blob:"))]
 
     def console_errors(self) -> list[str]:
-        return [text for kind, text in self.console if kind in ("error", "pageerror")]
+        """Errors the page logged; Chromium's own line for a WebSocket that could not connect (a
+        node that is down while the page reconnects) is the browser's, not the app's, and is left out."""
+        return [text for kind, text in self.console
+                if kind in ("error", "pageerror") and not _NODE_UNREACHABLE.match(text)]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -224,7 +224,7 @@ async def test_reconnects_after_the_node_restarts(app, node_server):
     alice, bob = await asyncio.gather(app(), app())
     a_num = await alice.number()
     await node_server.stop()
-    await expect(alice.page.get_by_text("Offline, retrying…")).to_be_visible()
+    await expect(alice.signaling).to_have_text("Reconnecting…")
     await expect(alice.button("Call")).to_be_disabled()
     await node_server.start()
     await expect(alice.button("Call")).to_be_enabled()

@@ -1,28 +1,35 @@
 /**
  * Boot: load the identity from IndexedDB (or make and save an exportable one), connect to the
- * node, register, show our number, and keep the connection up until the identity card halts it
- * (import or delete). Optional settings come from
- * `window.safemeetConfig` (tests set it with an init script): `{ringTimeoutMs, connectTimeoutMs}`.
+ * node, register, show our number, and keep registered (reconnecting, and failing over to the
+ * deployment's other nodes: signaling.js NodeLink) until the identity card halts it (import or
+ * delete). Optional settings come from `window.safemeetConfig` (tests set it with an init script):
+ * `{ringTimeoutMs, connectTimeoutMs, offlineAfterMs}`.
  * @module main
  */
 
 import { makeExportableIdentity } from './backup.js';
 import { mountIdentity } from './identityui.js';
 import { loadIdentity, saveIdentity } from './keystore.js';
-import { Signaling, nodeUrl } from './signaling.js';
+import { NodeLink } from './signaling.js';
 import { Phone } from './phone.js';
 import { mountPrivacy } from './privacy.js';
 import { mountTrust } from './trustui.js';
 import { mountUi } from './ui.js';
 
-const RETRY_MIN_MS = 1000;
-const RETRY_MAX_MS = 15000;
+/** What the Signaling status says per NodeLink state. */
+const SIGNALING_TEXT = {
+  connecting: 'Connecting…', online: 'Online', reconnecting: 'Reconnecting…', offline: 'Offline', stopped: 'Offline',
+};
 
-/** @returns {import('./phone.js').PhoneConfig} */
-function readConfig() {
+/**
+ * The positive numbers among `keys` in `window.safemeetConfig`.
+ * @param {string[]} keys
+ * @returns {Record<string, number>}
+ */
+function readConfig(keys = ['ringTimeoutMs', 'connectTimeoutMs']) {
   const raw = globalThis.safemeetConfig ?? {};
   const config = {};
-  for (const key of ['ringTimeoutMs', 'connectTimeoutMs']) {
+  for (const key of keys) {
     const ms = Number(raw[key]);
     if (Number.isFinite(ms) && ms > 0) config[key] = ms;
   }
@@ -37,36 +44,18 @@ async function loadOrMakeIdentity() {
   return identity;
 }
 
-async function connectForever(identity, phone, ui, session) {
-  let delay = RETRY_MIN_MS;
-  while (!session.halted) {
-    ui.setConnection('connecting', 'Connecting…');
-    try {
-      const signaling = await Signaling.connect(nodeUrl(location), identity);
-      if (session.halted) {
-        signaling.close();
-        break;
-      }
-      session.current = signaling;
-      if (identity.number !== signaling.number) {
-        identity.number = signaling.number;
-        await saveIdentity(identity);
-      }
-      ui.setNumber(signaling.number);
-      phone.attach(signaling);
-      ui.setConnection('online', 'Online');
-      delay = RETRY_MIN_MS;
-      await new Promise((resolve) => signaling.addEventListener('close', resolve, { once: true }));
-      session.current = null;
-      if (session.halted) break;
-      console.warn('node connection closed; reconnecting');
-    } catch (e) {
-      console.warn('cannot register at the node:', e?.code ?? e?.name);
+/** Keep `link` running; every new registration goes to the phone, the number is kept up to date. */
+function connectLink(identity, phone, ui, link) {
+  link.addEventListener('state', (e) => ui.setConnection(e.detail.state, SIGNALING_TEXT[e.detail.state]));
+  link.addEventListener('registered', (e) => {
+    const { signaling } = e.detail;
+    phone.attach(signaling); // before 'online' enables Call
+    ui.setNumber(signaling.number);
+    if (identity.number !== signaling.number) {
+      identity.number = signaling.number;
+      saveIdentity(identity).catch((err) => console.warn('number not saved:', err?.name));
     }
-    ui.setConnection('offline', 'Offline, retrying…');
-    await new Promise((resolve) => setTimeout(resolve, delay));
-    delay = Math.min(delay * 2, RETRY_MAX_MS);
-  }
+  });
 }
 
 async function boot() {
@@ -76,20 +65,17 @@ async function boot() {
   if (identity.number) ui.setNumber(identity.number);
   mountTrust(document, phone);
   mountPrivacy(document, phone.privacy);
+  const { offlineAfterMs } = readConfig(['offlineAfterMs']);
+  const link = new NodeLink(identity, { home: location.origin, storage: globalThis.localStorage ?? null, offlineAfterMs });
+  connectLink(identity, phone, ui, link);
   const session = {
     identity,
-    halted: false,
-    current: null,
-    signaling: () => session.current,
-    halt: () => { session.halted = true; },
-    restart: () => {
-      session.halted = false;
-      if (!session.current) connectForever(identity, phone, ui, session);
-    },
+    signaling: () => link.current,
+    halt: () => link.halt(),
+    restart: () => link.run(),
   };
   mountIdentity(document, session);
-  await connectForever(identity, phone, ui, session);
-  ui.setConnection('offline', 'Stopped');
+  await link.run();
 }
 
 boot().catch((e) => {

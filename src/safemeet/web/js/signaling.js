@@ -1,19 +1,27 @@
 /**
- * WebSocket client for the node (`/ws` on the page's own origin): challenge → register → number,
- * then request/response matched by `id` (lookup, send, ping) and incoming `msg` events. The
- * `registered` reply may carry TURN relays (`ice_servers`), kept as `iceServers`.
+ * WebSocket client for the node (`/ws`): challenge → register → number, then request/response
+ * matched by `id` (lookup, send, ping) and incoming `msg` events. The `registered` reply may carry
+ * TURN relays (`ice_servers`), kept as `iceServers`, and the deployment's node list (`nodes`).
+ * `NodeLink` keeps one registered connection up across node restarts and fails over between the
+ * deployment's nodes.
  * @module signaling
  */
 
+import { Backoff } from './backoff.js';
 import { concatBytes, b64uDecode, b64uEncode, utf8Encode } from './b64.js';
 import { authProof, exportKeys, signWithIdentity } from './identity.js';
+import { attemptOrder, parseNodeList, rememberNodes, rememberedNodes, wsUrl } from './nodes.js';
 import { parseIceServers } from './privacy.js';
 import * as wire from './wire.js';
 
 /** How long a request may wait for its reply, in ms. */
 export const REQUEST_TIMEOUT_MS = 10000;
-/** Keep-alive ping period while registered, in ms. */
+/** Keep-alive ping period while registered, in ms; a ping left unanswered closes the connection. */
 export const PING_INTERVAL_MS = 25000;
+/** A connection that lasted this long starts the next loss's backoff afresh, in ms. */
+export const STABLE_MS = 10000;
+/** After losing the node, "Reconnecting…" turns into "Offline" once this long has passed, in ms. */
+export const OFFLINE_AFTER_MS = 15000;
 const DELETE_LABEL = utf8Encode('safemeet/v1/delete\0');
 
 /** A failed request or connection; `code` is a node error code, or `timeout` / `closed` / `protocol`. */
@@ -53,6 +61,8 @@ export class Signaling extends EventTarget {
     this.nonce = null;
     /** @type {RTCIceServer[]} TURN relays the node offers this connection (checked; may be empty) */
     this.iceServers = [];
+    /** @type {string[]|null} the deployment's node origins, when the node has a list (checked) */
+    this.nodes = null;
     this.nextId = 1;
     /** @type {Map<number, {resolve: Function, reject: Function, timer: number}>} */
     this.pending = new Map();
@@ -96,11 +106,17 @@ export class Signaling extends EventTarget {
       const reply = await sig.#await('registered', wire.register(exportKeys(identity), proof));
       sig.number = reply.number;
       sig.iceServers = parseIceServers(reply.ice_servers);
+      sig.nodes = parseNodeList(reply.nodes);
+      if (reply.nodes !== undefined && !sig.nodes) console.warn('node list dropped: malformed');
     } catch (e) {
       sig.close();
       throw e;
     }
-    sig.pingTimer = setInterval(() => sig.ping().catch(() => {}), PING_INTERVAL_MS);
+    // A node that stopped answering (frozen, or its machine gone without a FIN) is left, so the
+    // page can move on; a closed socket already reported itself.
+    sig.pingTimer = setInterval(() => sig.ping().catch((e) => {
+      if (e.code === 'timeout') sig.close();
+    }), PING_INTERVAL_MS);
     return sig;
   }
 
@@ -243,5 +259,129 @@ export class Signaling extends EventTarget {
   close() {
     this.ws.close();
     this.#onClose(1000, 'closed by client');
+  }
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * One identity's presence at the deployment: registers at a node and, whenever the connection
+ * goes, registers again, trying the node it was on first and then the others of the list, with
+ * full-jitter exponential backoff between rounds. It never touches a call: media and chat are peer
+ * to peer and go on while no node is reachable.
+ *
+ * Events: `state` {state, node} with state `connecting` (first attempt), `online`,
+ * `reconnecting` (lost, retrying, for `offlineAfterMs`), `offline` (still retrying) or `stopped`
+ * (halted); `registered` {signaling} for each new registered connection.
+ */
+export class NodeLink extends EventTarget {
+  /**
+   * @param {import('./identity.js').Identity} identity
+   * @param {{home: string, storage?: Storage|null, backoff?: Backoff, offlineAfterMs?: number,
+   *   connect?: typeof Signaling.connect}} options `home`: the origin the page came from
+   */
+  constructor(identity, { home, storage = null, backoff = new Backoff(), offlineAfterMs = OFFLINE_AFTER_MS,
+    connect = (url, id) => Signaling.connect(url, id) }) {
+    super();
+    this.identity = identity;
+    this.storage = storage;
+    this.backoff = backoff;
+    this.offlineAfterMs = offlineAfterMs;
+    this.connectTo = connect;
+    /** The node registered at last (tried first in each round). */
+    this.preferred = home;
+    /** @type {string[]} the deployment: the page's own node, then the remembered list */
+    this.nodes = [...new Set([home, ...(rememberedNodes(storage) ?? [])])];
+    /** @type {Signaling|null} */
+    this.current = null;
+    this.state = 'connecting';
+    this.halted = false;
+    this.running = false;
+    this.offlineTimer = 0;
+  }
+
+  /** Keep connected until `halt()`; resolves once halted. Calling it while running does nothing. */
+  async run() {
+    if (this.running) return;
+    this.running = true;
+    this.halted = false;
+    this.#setState('connecting');
+    try {
+      await this.#loop();
+    } finally {
+      this.running = false;
+      clearTimeout(this.offlineTimer);
+      this.#setState('stopped');
+    }
+  }
+
+  /** Stop reconnecting; the current connection stays until it closes (e.g. delete closes it). */
+  halt() {
+    this.halted = true;
+  }
+
+  async #loop() {
+    while (!this.halted) {
+      const signaling = await this.#round();
+      if (signaling) {
+        const since = Date.now();
+        await new Promise((resolve) => signaling.addEventListener('close', resolve, { once: true }));
+        this.current = null;
+        if (this.halted) return;
+        console.warn('node connection closed; reconnecting');
+        if (Date.now() - since >= STABLE_MS) this.backoff.reset();
+        this.#lost();
+      } else if (this.state === 'connecting') {
+        this.#setState('offline'); // never registered: nothing to reconnect to yet
+      }
+      if (this.halted) return;
+      await sleep(this.backoff.next());
+    }
+  }
+
+  /** Try each node once; the first that registers us is the current connection. */
+  async #round() {
+    for (const origin of attemptOrder(this.nodes, this.preferred)) {
+      if (this.halted) return null;
+      let signaling;
+      try {
+        signaling = await this.connectTo(wsUrl(origin), this.identity);
+      } catch (e) {
+        console.warn('cannot register at the node:', e?.code ?? e?.name);
+        continue;
+      }
+      if (this.halted) {
+        signaling.close();
+        return null;
+      }
+      this.#registered(origin, signaling);
+      return signaling;
+    }
+    return null;
+  }
+
+  #registered(origin, signaling) {
+    this.preferred = origin;
+    this.current = signaling;
+    if (signaling.nodes) this.nodes = signaling.nodes; // the deployment as it is now
+    else this.nodes = [origin];
+    rememberNodes(this.storage, signaling.nodes);
+    clearTimeout(this.offlineTimer);
+    this.dispatchEvent(new CustomEvent('registered', { detail: { signaling } }));
+    this.#setState('online');
+  }
+
+  #lost() {
+    this.#setState('reconnecting');
+    clearTimeout(this.offlineTimer);
+    this.offlineTimer = setTimeout(() => {
+      if (this.state === 'reconnecting') this.#setState('offline');
+    }, this.offlineAfterMs);
+  }
+
+  #setState(state) {
+    if (state === this.state) return;
+    this.state = state;
+    this.dispatchEvent(new CustomEvent('state', { detail: { state, node: this.preferred } }));
   }
 }

@@ -16,7 +16,9 @@ const IN_CALL = new Set(['outgoing', 'connecting', 'connected']);
 /** Why Call is disabled, per connection state (shown under the dial box). */
 const DIAL_HINT = {
   connecting: 'Connecting to the node… Call works once you are online.',
+  reconnecting: 'You are offline for a moment: reconnecting to the node. A call in progress goes on.',
   offline: 'You are offline: the node cannot be reached. Call works again once it is back.',
+  stopped: 'You are offline.',
 };
 /** Phases in which the chat panel is shown. */
 const CHAT = new Set(['connecting', 'connected']);

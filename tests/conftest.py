@@ -188,3 +188,14 @@ async def redis_server(tmp_path):
         yield server
     finally:
         await server.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def redis_server_module_loop(tmp_path):
+    """`redis_server` for tests that run in their module's event loop (tests/web)."""
+    server = RedisServer(tmp_path / "redis")
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()

@@ -94,6 +94,7 @@ class App:
 
     page: "playwright_api.Page"
     origin: str
+    nodes: tuple[str, ...] = ()  # the other nodes of the deployment (http origins): WebSockets only
     console: list[tuple[str, str]] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
     sockets: list[str] = field(default_factory=list)
@@ -183,7 +184,7 @@ class App:
 
     def foreign_requests(self) -> list[str]:
         ws_origin = "ws" + self.origin.removeprefix("http")
-        ok = (self.origin + "/", ws_origin + "/")
+        ok = (self.origin + "/", ws_origin + "/", *("ws" + n.removeprefix("http") + "/" for n in self.nodes))
         return [u for u in self.requests + self.sockets if not u.startswith(ok) and not u.startswith(("data:", "blob:"))]
 
     def console_errors(self) -> list[str]:
@@ -267,12 +268,13 @@ OpenApp = Callable[..., Awaitable[App]]
 
 @contextlib.asynccontextmanager
 async def app_opener(browser, origin: str, *, init_scripts: tuple[str, ...] = (),
-                     check_console: bool = True) -> AsyncIterator[OpenApp]:
+                     check_console: bool = True, nodes: tuple[str, ...] = ()) -> AsyncIterator[OpenApp]:
     """``open_app()`` → a registered App in a fresh context (a new identity each), at ``origin``.
 
     ``ring_timeout_ms`` / ``connect_timeout_ms`` shorten the call timeouts through
     ``window.safemeetConfig``. On the way out, on every page: no CSP violation, no request outside
-    the origin, and (with ``check_console``) no console error.
+    the origin (but WebSockets to the other ``nodes`` of its deployment), and (with
+    ``check_console``) no console error.
     """
     contexts = []
     apps: list[App] = []
@@ -289,7 +291,7 @@ async def app_opener(browser, origin: str, *, init_scripts: tuple[str, ...] = ()
             await context.add_init_script(f"window.safemeetConfig = {{{config}}};")
         page = await context.new_page()
         page.set_default_timeout(10_000)
-        a = App(page, origin)
+        a = App(page, origin, nodes=nodes)
         a.watch()
         apps.append(a)
         if register:
@@ -313,6 +315,13 @@ async def app(browser, node: str) -> AsyncIterator[OpenApp]:
     """Open the app in fresh contexts: `await app()` → a registered App (see `app_opener`)."""
     async with app_opener(browser, node) as open_app:
         yield open_app
+
+
+@pytest.fixture
+def apps_at(browser):
+    """``async with apps_at(origin, nodes=(...)) as open_app``: like ``app``, for nodes the test
+    runs itself (``nodes``: the other nodes of that deployment, which its pages may reach)."""
+    return lambda origin, **options: app_opener(browser, origin, **options)
 
 
 class Mallory:

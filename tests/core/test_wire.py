@@ -37,7 +37,7 @@ def test_limits_match_the_spec():
     assert (wire.RATE_BUCKET, wire.RATE_PER_S, wire.REGISTER_TIMEOUT_S) == (60, 30, 30)
     assert set(wire.ERROR_TEXT) == {
         "bad_message", "unknown_type", "too_large", "unauthorized", "unknown_number",
-        "invalid_number", "offline", "rate_limited", "unsupported_version", "internal",
+        "invalid_number", "offline", "rate_limited", "unsupported_version", "internal", "unavailable",
     }
 
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
 
-from . import static, websocket
+from . import metrics, static, websocket
 from .appkeys import CONFIG, HEALTH, PRESENCE, REGISTRY, SOCKETS
 from .backends import open_backends
 from .config import NodeConfig
@@ -39,10 +39,12 @@ def create_app(config: NodeConfig) -> web.Application:
     app = web.Application(client_max_size=64 * 1024)
     app[CONFIG] = config
     app[SOCKETS] = set()
+    app[metrics.METRICS] = metrics.Metrics()
     app.cleanup_ctx.append(_backends_ctx)
     app.on_shutdown.append(_close_sockets)
     app.on_response_prepare.append(static.security_headers)
     app.router.add_get("/ws", websocket.handle)
+    app.router.add_get("/metrics", metrics.handle)
     static.add_routes(app)
     return app
 

@@ -19,6 +19,7 @@ from ..core import turn, wire
 from ..core.wire import Delete, Lookup, Ping, Register, Send, WireError
 from .appkeys import CONFIG, PRESENCE, REGISTRY, SOCKETS
 from .backends import Unavailable
+from .metrics import METRICS
 
 log = logging.getLogger("safemeet.node")
 
@@ -80,6 +81,7 @@ class Session:
         self.config = app[CONFIG]
         self.registry = app[REGISTRY]
         self.presence = app[PRESENCE]
+        self.metrics = app[METRICS]
         self.conn = conn
         self.nonce = secrets.token_bytes(wire.NONCE_LEN)
         self.loop = asyncio.get_running_loop()
@@ -111,32 +113,37 @@ class Session:
 
     async def frame(self, data: str | bytes) -> bool:
         """Handle one frame; False when the connection must end."""
+        received = time.perf_counter()
         if not self.limiter.allow(self.loop.time()):
             if self.limiter.denied_streak >= self.config.abuse_limit:
                 log.warning("closing a connection that keeps exceeding the rate limit")
                 await self.conn.close(WSCloseCode.POLICY_VIOLATION, b"rate limited")
                 return False
+            self.metrics.error(wire.RATE_LIMITED)
             self.conn.reply(wire.error(wire.RATE_LIMITED))
             return True
         request: wire.ClientMessage | None = None
         try:
             request = wire.parse_client_message(data)
-            reply = await self.dispatch(request)
+            reply = await self.dispatch(request, received)
             if reply is None:  # the connection was closed (identity deleted): nothing to answer
                 return True
         except WireError as exc:
             log.debug("request refused: %s", exc.code)
+            self.metrics.error(exc.code)
             reply = wire.error_from(exc)
         except Unavailable as exc:  # Redis is out of reach: say so rather than "internal"
             log.debug("request refused: unavailable (%s)", exc)
+            self.metrics.error(wire.UNAVAILABLE)
             reply = wire.error(wire.UNAVAILABLE, id_=request.id if request else None)
         except Exception as exc:  # contained: the node answers "internal" and carries on
             log.error("internal error: %s", type(exc).__name__)
+            self.metrics.error(wire.INTERNAL)
             reply = wire.error(wire.INTERNAL, id_=request.id if request else None)
         self.conn.reply(reply)
         return True
 
-    async def dispatch(self, request: wire.ClientMessage) -> dict[str, Any] | None:
+    async def dispatch(self, request: wire.ClientMessage, received: float) -> dict[str, Any] | None:
         if isinstance(request, Register):
             return await self.register(request)
         if self.conn.number is None:
@@ -147,9 +154,10 @@ class Session:
             keys = await self.registry.lookup(request.number)
             if keys is None:
                 raise WireError(wire.UNKNOWN_NUMBER, None, request.id)
+            self.metrics.lookups += 1
             return wire.keys(request.number, keys, request.id)
         if isinstance(request, Send):
-            return await self.send(request)
+            return await self.send(request, received)
         if isinstance(request, Delete):
             await self.delete(request)
             return None
@@ -163,6 +171,7 @@ class Session:
         await self.presence.join(number, self.conn)  # before authenticating: join may fail
         self.conn.number = number
         log.info("registration")
+        self.metrics.registrations += 1
         return wire.registered(number, request.id, self.ice_servers(), self.config.nodes)
 
     def ice_servers(self) -> list[dict[str, Any]] | None:
@@ -188,9 +197,12 @@ class Session:
         await asyncio.gather(*(e.close(wire.DELETED_CLOSE_CODE, reason) for e in endpoints),
                              return_exceptions=True)
 
-    async def send(self, request: Send) -> dict[str, Any]:
+    async def send(self, request: Send, received: float) -> dict[str, Any]:
         delivered = await self.presence.route(request.to, wire.encode(wire.msg(request.env)))
-        if delivered == 0:
+        if delivered:
+            self.metrics.route_done(received, time.perf_counter())
+        else:
+            self.metrics.undeliverable += 1
             code = wire.OFFLINE if await self.registry.lookup(request.to) else wire.UNKNOWN_NUMBER
             raise WireError(code, None, request.id)
         return wire.sent(request.id)
@@ -212,6 +224,8 @@ async def handle(request: web.Request) -> web.StreamResponse:
     presence = request.app[PRESENCE]
     sockets.add(ws)
     conn = Connection(ws, request)
+    metrics = request.app[METRICS]
+    metrics.opened()
     writer = asyncio.create_task(conn.write_loop())
     log.info("connection opened")
     try:
@@ -225,6 +239,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
         writer.cancel()
         await asyncio.wait([writer])  # never raises the writer's outcome
         sockets.discard(ws)
+        metrics.closed()
         with contextlib.suppress(Exception):
             await ws.close()
         log.info("connection closed")

@@ -7,7 +7,7 @@
         await call.hangup()
 """
 
-from .call import Call, CallResult, ChatMessage, Connected, Ended
+from .call import Call, CallResult, ChatMessage, Connected, Ended, Reconnecting, RemoteScreen
 from .contacts import Contact, Contacts, ContactsFileError
 from .errors import CallError, KeyChanged, KeyFileError, NodeError, UnknownNumber, VerifiedKeyChanged
 from .keyfile import load_or_create_identity
@@ -29,8 +29,10 @@ __all__ = [
     "MediaOptions",
     "NodeError",
     "Peer",
+    "Reconnecting",
     "RelayPolicy",
     "RelayUnavailable",
+    "RemoteScreen",
     "UnknownNumber",
     "VerifiedKeyChanged",
     "load_or_create_identity",

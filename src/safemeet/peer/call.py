@@ -1,25 +1,34 @@
 """One 1:1 call: drives the core call state machine and performs its actions with aiortc."""
 
 import asyncio
+import contextlib
+import json
 import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable
 
-from aiortc import RTCConfiguration, RTCDataChannel, RTCIceServer, RTCPeerConnection, RTCSessionDescription
-from aiortc.rtcconfiguration import RTCIceTransportPolicy
+from aiortc import (MediaStreamTrack, RTCConfiguration, RTCDataChannel, RTCIceServer, RTCPeerConnection,
+                    RTCSessionDescription)
+from aiortc.rtcconfiguration import RTCBundlePolicy, RTCIceTransportPolicy
 from aiortc.sdp import candidate_from_sdp
 
 from ..core.callstate import END_TEXT, CallState, transition
 from ..core.envelope import Message
 from .errors import CallError, MediaError, NodeError
-from .media import FrameCounts, MediaOptions
+from .media import FrameCounts, MediaOptions, PatternTrack
+from .relaycheck import check_gathered
 
 log = logging.getLogger(__name__)
 
 MAX_CHAT_BYTES = 64_000
 CONNECT_TIMEOUT_S = 30.0  # a call still not connected this long after accept/answer fails
 CHAT_LABEL = "chat"
+CONTROL_LABEL = "control"  # call control between the peers: keepalive, hangup, screen share state
+KEEPALIVE_S = 1.0  # a control ping this often while connected
+SILENCE_S = 5.0  # nothing heard on the control channel this long: the path is lost, recover
+RESTART_RETRY_S = 8.0  # the caller offers a fresh connection again if the last one did not connect
+RECONNECT_TIMEOUT_S = 60.0  # a call still reconnecting this long fails
 
 SendFn = Callable[[str, dict[str, Any]], Awaitable[None]]
 
@@ -40,7 +49,19 @@ class Ended:
     reason: str
 
 
-CallEvent = Connected | ChatMessage | Ended
+@dataclass(frozen=True)
+class Reconnecting:
+    """The direct path broke; the call is being moved to a fresh connection (media paused)."""
+
+
+@dataclass(frozen=True)
+class RemoteScreen:
+    """The other side started (``sharing`` True) or stopped sharing its screen."""
+
+    sharing: bool
+
+
+CallEvent = Connected | ChatMessage | Ended | Reconnecting | RemoteScreen
 
 
 @dataclass
@@ -56,6 +77,8 @@ class CallResult:
     ended_by: str
     reason: str
     error: str | None = None
+    screen_frames_received: int = 0
+    reconnects: int = 0
 
     def to_json(self) -> dict[str, Any]:
         out = dict(self.__dict__)
@@ -69,14 +92,25 @@ class _Live:
     """Everything about a call in progress; dropped as a whole when the call ends."""
 
     pc: RTCPeerConnection | None = None
+    old_pcs: list[RTCPeerConnection] = field(default_factory=list)  # replaced, closed once the new one connects
     channel: RTCDataChannel | None = None
+    control: RTCDataChannel | None = None
     remote_sdp: str | None = None
     pending_ice: list[dict[str, Any]] = field(default_factory=list)
     chat: list[str] = field(default_factory=list)
     counts: FrameCounts = field(default_factory=FrameCounts)
     tracks: list[Any] = field(default_factory=list)
+    screen: Any = None  # our screen-share track while sharing
+    screen_slot: Any = None  # the transceiver that carries screen video (None: the peer has no such slot)
+    remote_screen: bool = False
+    heard: float = 0.0  # loop time of the last control message from the peer
+    control_seen: bool = False  # the peer speaks the control protocol
+    restarted_at: float = 0.0
+    reconnects: int = 0
+    keepalive: asyncio.Task[None] | None = None
     timer: asyncio.TimerHandle | None = None
     connect_timer: asyncio.TimerHandle | None = None
+    reconnect_timer: asyncio.TimerHandle | None = None
 
 
 class Call:
@@ -121,6 +155,50 @@ class Call:
         """(audio, video) frames received so far."""
         return self._live.counts.audio, self._live.counts.video
 
+    @property
+    def screen_frames_received(self) -> int:
+        """Frames of the other side's screen share received so far."""
+        return self._live.counts.screen
+
+    @property
+    def sharing_screen(self) -> bool:
+        return self._live.screen is not None
+
+    @property
+    def remote_sharing_screen(self) -> bool:
+        return self._live.remote_screen
+
+    async def share_screen(self, track: MediaStreamTrack | None = None) -> None:
+        """Share ``track`` (any video track; default a synthetic test pattern) as our screen.
+
+        The screen has its own video slot, negotiated with the call, so starting, stopping and
+        restarting a share never renegotiates and never touches the audio and camera.
+        """
+        if self.phase not in ("connected", "reconnecting"):
+            raise CallError("invalid", f"cannot share a screen in a call that is {self.phase}")
+        live = self._live
+        if live.screen_slot is None:
+            raise CallError("invalid", "the other side cannot receive a screen share")
+        if track is not None and track.kind != "video":
+            raise ValueError("a screen share needs a video track")
+        previous = live.screen
+        live.screen = track or PatternTrack(640, 360)
+        live.screen_slot.sender.replaceTrack(live.screen)
+        if previous is not None:
+            previous.stop()
+        self._control({"t": "screen", "on": True})
+
+    async def stop_screen(self) -> None:
+        """Stop sharing our screen (nothing happens when we are not sharing)."""
+        live = self._live
+        if live.screen is None:
+            return
+        if live.screen_slot is not None:
+            live.screen_slot.sender.replaceTrack(None)
+        live.screen.stop()
+        live.screen = None
+        self._control({"t": "screen", "on": False})
+
     async def accept(self) -> None:
         """Answer an incoming call."""
         if self.phase != "incoming":
@@ -144,7 +222,7 @@ class Call:
         await self.wait_connected()
         await asyncio.wait_for(self._channel_open.wait(), 10)
         channel = self._live.channel
-        if channel is None or self.phase != "connected":
+        if channel is None or self.phase not in ("connected", "reconnecting"):
             raise CallError("hangup", "the call has ended")
         channel.send(text)
 
@@ -169,16 +247,10 @@ class Call:
 
     async def dial(self, keys_media: dict[str, bool]) -> None:
         self._dial_started = time.perf_counter()
-        pc = self._new_pc()
-        for track in self._media.tracks():
-            self._live.tracks.append(track)
-            pc.addTrack(track)
-        sending = {track.kind for track in self._live.tracks}
-        for kind in self._media.receive_kinds():
-            if kind not in sending:  # still receive what we do not send
-                pc.addTransceiver(kind, direction="recvonly")
-        self._attach_channel(pc.createDataChannel(CHAT_LABEL))
+        self._live.tracks.extend(self._media.tracks())
+        pc = self._offer_pc()
         await pc.setLocalDescription(await pc.createOffer())
+        await check_gathered(pc, self.relay_only, self._ice_servers)  # a refused relay fails now, not in 30 s
         self._ring_media = keys_media
         await self._apply("dial")
 
@@ -187,6 +259,7 @@ class Call:
             "ring": self._on_ring, "accept": self._on_accept, "decline": self._event("decline_received"),
             "busy": self._event("busy_received"), "cancel": self._event("cancel_received"),
             "hangup": self._event("hangup_received"), "ice": self._on_ice,
+            "offer": self._on_offer, "answer": self._on_answer,
         }
         handler = handlers.get(message.type)
         if handler is None:
@@ -196,6 +269,11 @@ class Call:
 
     async def fail(self, reason: str) -> None:
         """End the call on a local error (e.g. an unknown number)."""
+        if self.phase == "idle":  # failed before it rang (e.g. a refused relay): nobody to tell, just close
+            self._state = CallState("ended", self.role, "error", "failed")
+            await self._close_media()
+            self._finish()
+            return
         await self._apply(reason)
 
     # --- state machine ----------------------------------------------------------------------
@@ -234,24 +312,26 @@ class Call:
 
     async def _perform(self, action: str) -> None:
         live = self._live
+        loop = asyncio.get_running_loop()
         if action == "send_ring":
             assert live.pc is not None and live.pc.localDescription is not None
             await self._send("ring", {"media": self._ring_media, "sdp": live.pc.localDescription.sdp})
         elif action == "start_timer":
             timeout = self._ring_timeout if self.role == "caller" else self._ring_timeout + 5
-            live.timer = asyncio.get_running_loop().call_later(
-                timeout, lambda: asyncio.ensure_future(self._apply("timeout")))
+            live.timer = loop.call_later(timeout, lambda: asyncio.ensure_future(self._apply("timeout")))
         elif action == "stop_timer":
             if live.timer:
                 live.timer.cancel()
         elif action == "send_accept":
-            await self._answer()
+            await self._answer("accept")
         elif action == "apply_answer":
             assert live.pc is not None and live.remote_sdp is not None
             await live.pc.setRemoteDescription(RTCSessionDescription(live.remote_sdp, "answer"))
             await self._flush_ice()
-        elif action in ("send_decline", "send_hangup"):
-            await self._send(action[5:], {})
+        elif action == "send_decline":
+            await self._send("decline", {})
+        elif action == "send_hangup":
+            await self._send_hangup()
         elif action in ("send_cancel", "send_cancel_timeout"):
             await self._send("cancel", {"reason": "timeout" if action.endswith("timeout") else "cancelled"})
         elif action == "start_media":
@@ -260,26 +340,125 @@ class Call:
                 self._on_connected(self)
             self._connected.set_result(None)
             self._events.put_nowait(Connected())
+            live.heard = loop.time()
+            live.keepalive = asyncio.create_task(self._keepalive())
+        elif action == "start_reconnect_timer":
+            log.warning("the call's direct path was lost: reconnecting")
+            self._events.put_nowait(Reconnecting())
+            live.reconnect_timer = loop.call_later(
+                RECONNECT_TIMEOUT_S, lambda: asyncio.ensure_future(self._apply("timeout")))
+        elif action == "stop_reconnect_timer":
+            if live.reconnect_timer:
+                live.reconnect_timer.cancel()
+        elif action == "restart_media":
+            await self._recover(self._restart())
+        elif action == "answer_restart":
+            await self._recover(self._answer("answer"))
+        elif action == "resume_media":
+            live.reconnects += 1
+            live.heard = loop.time()
+            await self._close_old_pcs()
+            log.info("the call reconnected")
+            self._events.put_nowait(Connected())
         elif action == "close_media":
             await self._close_media()
         elif action == "wipe":
             self._finish()
 
-    async def _answer(self) -> None:
+    async def _recover(self, step: Awaitable[None]) -> None:
+        """Run a recovery step; its failure (e.g. the node is down too) leaves the call
+        reconnecting, to be retried, instead of ending it."""
+        try:
+            await step
+        except Exception as exc:
+            log.warning("reconnection attempt failed: %s", type(exc).__name__)
+
+    async def _send_hangup(self) -> None:
+        """Hang up over the peers' own channel first (works with no node), then through the node."""
+        direct = self._control({"t": "hangup"})
+        try:
+            await asyncio.wait_for(self._send("hangup", {}), 3.0 if direct else None)
+        except Exception:
+            if not direct:
+                raise
+            log.info("hangup went over the data channel only")
+
+    def _control(self, message: dict[str, Any]) -> bool:
+        """Send one control message to the peer; False when the control channel is not open."""
+        channel = self._live.control
+        if channel is None or channel.readyState != "open":
+            return False
+        channel.send(json.dumps(message, separators=(",", ":")))
+        return True
+
+    async def _keepalive(self) -> None:
+        """Ping the peer, notice when it goes silent, and (caller) retry a recovery that stalls."""
+        loop = asyncio.get_running_loop()
+        while self.phase in ("connected", "reconnecting"):
+            await asyncio.sleep(KEEPALIVE_S)
+            live = self._live
+            self._control({"t": "ping"})
+            now = loop.time()
+            if self.phase == "connected" and live.control_seen and now - live.heard > SILENCE_S:
+                await self._apply("media_lost")
+            elif (self.phase == "reconnecting" and self.role == "caller"
+                  and now - live.restarted_at > RESTART_RETRY_S):
+                await self._apply("media_lost")
+
+    async def _answer(self, reply: str) -> None:
+        """Answer the remote offer on a fresh peer connection; ``reply``: "accept" or "answer"."""
         live = self._live
         assert live.remote_sdp is not None
+        old = live.pc
         pc = self._new_pc()
+        if old is not None:
+            self._retire(old)
+        live.pending_ice.clear()
         await pc.setRemoteDescription(RTCSessionDescription(live.remote_sdp, "offer"))
+        live.remote_sdp = None
         offered = {t.kind for t in pc.getTransceivers()}
-        for track in self._media.tracks():
+        if not live.tracks:
+            live.tracks.extend(self._media.tracks())
+        for track in list(live.tracks):
             if track.kind in offered:
-                self._live.tracks.append(track)
-                pc.addTrack(track)
+                pc.addTrack(track)  # the first slot of its kind: the camera's, not the screen's
             else:
                 track.stop()
+                live.tracks.remove(track)
+        videos = [t for t in pc.getTransceivers() if t.kind == "video"]
+        live.screen_slot = videos[1] if len(videos) > 1 else None
+        if live.screen_slot is not None:
+            live.screen_slot.direction = "sendrecv"
+            if live.screen is not None:
+                live.screen_slot.sender.replaceTrack(live.screen)
         await pc.setLocalDescription(await pc.createAnswer())
+        await check_gathered(pc, self.relay_only, self._ice_servers)
         await self._flush_ice()
-        await self._send("accept", {"sdp": pc.localDescription.sdp})
+        await self._send(reply, {"sdp": pc.localDescription.sdp})
+
+    async def _restart(self) -> None:
+        """Caller: offer the callee a fresh peer connection for this call, through the node."""
+        live = self._live
+        live.restarted_at = asyncio.get_running_loop().time()
+        old = live.pc
+        pc = self._offer_pc()
+        if old is not None:
+            self._retire(old)
+        live.pending_ice.clear()
+        await pc.setLocalDescription(await pc.createOffer())
+        await self._send("offer", {"sdp": pc.localDescription.sdp})
+
+    def _retire(self, pc: RTCPeerConnection) -> None:
+        """Keep a replaced connection until its successor connects, without our tracks (closing a
+        connection stops the tracks it sends, and they are reused)."""
+        for transceiver in pc.getTransceivers():
+            transceiver.sender.replaceTrack(None)
+        self._live.old_pcs.append(pc)
+
+    async def _close_old_pcs(self) -> None:
+        old, self._live.old_pcs = self._live.old_pcs, []
+        for pc in old:
+            await pc.close()
 
     # --- incoming messages ------------------------------------------------------------------
 
@@ -292,6 +471,25 @@ class Call:
         if self.phase == "outgoing":
             self._live.remote_sdp = body["sdp"]
             await self._apply("accept_received")
+
+    async def _on_offer(self, body: dict[str, Any]) -> None:
+        """The caller offers a fresh connection (it lost the path, or noticed before we did)."""
+        if self.role == "callee" and self.phase in ("connected", "reconnecting"):
+            self._live.remote_sdp = body["sdp"]
+            await self._apply("restart_received")
+        else:
+            log.info("ignored an offer while %s", self.phase)
+
+    async def _on_answer(self, body: dict[str, Any]) -> None:
+        pc = self._live.pc
+        if self.role != "caller" or self.phase != "reconnecting" or pc is None or pc.signalingState != "have-local-offer":
+            log.info("ignored an answer while %s", self.phase)
+            return
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(body["sdp"], "answer"))
+            await self._flush_ice()
+        except Exception as exc:  # a bad answer is a failed attempt: the next restart retries
+            log.warning("could not apply the answer to a restart: %s", type(exc).__name__)
 
     async def _on_ice(self, body: dict[str, Any]) -> None:
         self._live.pending_ice.append(body)
@@ -315,11 +513,50 @@ class Call:
             except Exception as exc:  # a bad candidate is dropped, the call goes on
                 log.info("dropped an unusable ICE candidate: %s", type(exc).__name__)
 
+    def _on_control(self, data: str | bytes) -> None:
+        live = self._live
+        try:
+            message = json.loads(data)
+            kind = message["t"]
+        except (ValueError, TypeError, KeyError):
+            log.info("ignored a malformed control message")
+            return
+        live.heard = asyncio.get_running_loop().time()
+        live.control_seen = True
+        if kind == "hangup":
+            asyncio.ensure_future(self._apply("hangup_received"))
+        elif kind == "screen" and isinstance(message.get("on"), bool):
+            if message["on"] != live.remote_screen:
+                live.remote_screen = message["on"]
+                self._events.put_nowait(RemoteScreen(message["on"]))
+
     # --- media ------------------------------------------------------------------------------
+
+    def _offer_pc(self) -> RTCPeerConnection:
+        """A peer connection ready to offer: audio, camera and screen slots in that order, then
+        the chat and control channels. The order is fixed so the answerer can tell the slots apart."""
+        live = self._live
+        pc = self._new_pc()
+        receive = self._media.receive_kinds()
+        for kind in ("audio", "video"):
+            track = next((t for t in live.tracks if t.kind == kind), None)
+            if track is not None:
+                pc.addTrack(track)
+            else:
+                pc.addTransceiver(kind, direction="recvonly" if kind in receive else "inactive")
+        live.screen_slot = pc.addTransceiver("video", direction="sendrecv")
+        if live.screen is not None:
+            live.screen_slot.sender.replaceTrack(live.screen)
+        self._attach_channel(pc.createDataChannel(CHAT_LABEL))
+        self._attach_control(pc.createDataChannel(CONTROL_LABEL))
+        return pc
 
     def _new_pc(self) -> RTCPeerConnection:
         policy = RTCIceTransportPolicy.RELAY if self.relay_only else RTCIceTransportPolicy.ALL
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=self._ice_servers, iceTransportPolicy=policy))
+        # max-bundle: aiortc's default (balanced) leaves a second video slot on a transport it
+        # discards while bundling, so the screen slot would never send or receive.
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=self._ice_servers, iceTransportPolicy=policy,
+                                                bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self._live.pc = pc
 
         @pc.on("connectionstatechange")
@@ -329,21 +566,28 @@ class Call:
             if pc.connectionState == "connected":
                 await self._apply("media_connected")
             elif pc.connectionState == "failed":
-                await self._apply("media_failed")
+                # Before the call first connects this ends it; afterwards the call recovers.
+                await self._apply("media_failed" if self.phase == "connecting" else "media_lost")
             elif pc.connectionState == "closed":
                 # The far end closed DTLS (our own close comes after the call has ended). That
                 # close is authenticated by the DTLS session, so it is the peer hanging up; its
-                # hangup envelope, relayed by the node, usually arrives just after.
+                # hangup, over the control channel or the node, usually arrives just before.
                 await self._apply("hangup_received")
 
         @pc.on("track")
         def on_track(track: Any) -> None:
-            self._live.counts.consume(track)
+            videos = [t for t in pc.getTransceivers() if t.kind == "video"]
+            screen = len(videos) > 1 and videos[1].receiver.track is track
+            self._live.counts.consume(track, screen=screen)
 
         @pc.on("datachannel")
         def on_channel(channel: RTCDataChannel) -> None:
+            if pc is not self._live.pc:
+                return
             if channel.label == CHAT_LABEL:
                 self._attach_channel(channel)
+            elif channel.label == CONTROL_LABEL:
+                self._attach_control(channel)
 
         return pc
 
@@ -351,25 +595,46 @@ class Call:
         self._live.channel = channel
         if channel.readyState == "open":
             self._channel_open.set()
+        else:
+            self._channel_open.clear()
 
         @channel.on("open")
         def on_open() -> None:
-            self._channel_open.set()
+            if channel is self._live.channel:
+                self._channel_open.set()
 
         @channel.on("message")
         def on_message(data: str | bytes) -> None:
-            if isinstance(data, str) and self.phase == "connected":
+            if isinstance(data, str) and self.phase in ("connected", "reconnecting"):
                 self._live.chat.append(data)
                 self._events.put_nowait(ChatMessage(data))
 
+    def _attach_control(self, channel: RTCDataChannel) -> None:
+        self._live.control = channel
+
+        @channel.on("open")
+        def on_open() -> None:
+            if channel is self._live.control and self._live.screen is not None:
+                self._control({"t": "screen", "on": True})  # a fresh connection: tell it again
+
+        @channel.on("message")
+        def on_message(data: str | bytes) -> None:
+            if channel is self._live.control and self.phase != "ended":
+                self._on_control(data)
+
     async def _close_media(self) -> None:
         live = self._live
-        for timer in (live.timer, live.connect_timer):
+        for timer in (live.timer, live.connect_timer, live.reconnect_timer):
             if timer:
                 timer.cancel()
+        if live.keepalive is not None and live.keepalive is not asyncio.current_task():
+            live.keepalive.cancel()
         for track in live.tracks:
             track.stop()
+        if live.screen is not None:
+            live.screen.stop()
         await live.counts.stop()
+        await self._close_old_pcs()
         if live.pc is not None:
             await live.pc.close()
 
@@ -384,6 +649,7 @@ class Call:
             audio_frames_received=live.counts.audio, video_frames_received=live.counts.video,
             chat_received=list(live.chat), ended_by=state.ended_by or "error", reason=reason,
             error=text if state.ended_by == "error" else None,
+            screen_frames_received=live.counts.screen, reconnects=live.reconnects,
         )
         if not self._connected.done():
             self._connected.set_exception(CallError(reason, text))

@@ -115,23 +115,22 @@ class PatternTrack(VideoStreamTrack):
 
 @dataclass
 class FrameCounts:
+    """Frames received per kind; ``screen`` counts the screen-share slot's video apart from the camera."""
+
     audio: int = 0
     video: int = 0
+    screen: int = 0
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
-    def consume(self, track: MediaStreamTrack) -> None:
+    def consume(self, track: MediaStreamTrack, screen: bool = False) -> None:
         """Count every frame the remote track delivers until it ends."""
-        self.tasks.append(asyncio.create_task(self._drain(track)))
+        self.tasks.append(asyncio.create_task(self._drain(track, "screen" if screen else track.kind)))
 
-    async def _drain(self, track: MediaStreamTrack) -> None:
-        kind = track.kind
+    async def _drain(self, track: MediaStreamTrack, slot: str) -> None:
         try:
             while True:
                 await track.recv()
-                if kind == "audio":
-                    self.audio += 1
-                else:
-                    self.video += 1
+                setattr(self, slot, getattr(self, slot) + 1)
         except (MediaStreamError, asyncio.CancelledError):
             pass
 

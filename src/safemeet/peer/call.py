@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -10,10 +9,12 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 
 from aiortc import (MediaStreamTrack, RTCConfiguration, RTCDataChannel, RTCIceServer, RTCPeerConnection,
                     RTCSessionDescription)
+from aiortc.contrib.media import MediaRelay
 from aiortc.rtcconfiguration import RTCBundlePolicy, RTCIceTransportPolicy
 from aiortc.sdp import candidate_from_sdp
 
 from ..core.callstate import END_TEXT, CallState, transition
+from ..core.control import encode_control, parse_control
 from ..core.envelope import Message
 from .errors import CallError, MediaError, NodeError
 from .media import FrameCounts, MediaOptions, PatternTrack
@@ -99,12 +100,13 @@ class _Live:
     pending_ice: list[dict[str, Any]] = field(default_factory=list)
     chat: list[str] = field(default_factory=list)
     counts: FrameCounts = field(default_factory=FrameCounts)
-    tracks: list[Any] = field(default_factory=list)
+    tracks: list[Any] = field(default_factory=list)  # our sources; each connection sends relayed copies
+    relay: MediaRelay = field(default_factory=MediaRelay)
     screen: Any = None  # our screen-share track while sharing
     screen_slot: Any = None  # the transceiver that carries screen video (None: the peer has no such slot)
     remote_screen: bool = False
     heard: float = 0.0  # loop time of the last control message from the peer
-    control_seen: bool = False  # the peer speaks the control protocol
+    control_open: bool = False  # the control channel opened: silence on it now means a lost path
     restarted_at: float = 0.0
     reconnects: int = 0
     keepalive: asyncio.Task[None] | None = None
@@ -183,10 +185,10 @@ class Call:
             raise ValueError("a screen share needs a video track")
         previous = live.screen
         live.screen = track or PatternTrack(640, 360)
-        live.screen_slot.sender.replaceTrack(live.screen)
+        self._send_on(live.screen_slot, live.screen)
         if previous is not None:
             previous.stop()
-        self._control({"t": "screen", "on": True})
+        self._control("screen", True)
 
     async def stop_screen(self) -> None:
         """Stop sharing our screen (nothing happens when we are not sharing)."""
@@ -194,10 +196,10 @@ class Call:
         if live.screen is None:
             return
         if live.screen_slot is not None:
-            live.screen_slot.sender.replaceTrack(None)
+            self._send_on(live.screen_slot, None)
         live.screen.stop()
         live.screen = None
-        self._control({"t": "screen", "on": False})
+        self._control("screen", False)
 
     async def accept(self) -> None:
         """Answer an incoming call."""
@@ -375,7 +377,7 @@ class Call:
 
     async def _send_hangup(self) -> None:
         """Hang up over the peers' own channel first (works with no node), then through the node."""
-        direct = self._control({"t": "hangup"})
+        direct = self._control("hangup")
         try:
             await asyncio.wait_for(self._send("hangup", {}), 3.0 if direct else None)
         except Exception:
@@ -383,12 +385,12 @@ class Call:
                 raise
             log.info("hangup went over the data channel only")
 
-    def _control(self, message: dict[str, Any]) -> bool:
+    def _control(self, kind: str, on: bool | None = None) -> bool:
         """Send one control message to the peer; False when the control channel is not open."""
         channel = self._live.control
         if channel is None or channel.readyState != "open":
             return False
-        channel.send(json.dumps(message, separators=(",", ":")))
+        channel.send(encode_control(kind, on))
         return True
 
     async def _keepalive(self) -> None:
@@ -397,9 +399,9 @@ class Call:
         while self.phase in ("connected", "reconnecting"):
             await asyncio.sleep(KEEPALIVE_S)
             live = self._live
-            self._control({"t": "ping"})
+            self._control("ping")
             now = loop.time()
-            if self.phase == "connected" and live.control_seen and now - live.heard > SILENCE_S:
+            if self.phase == "connected" and live.control_open and now - live.heard > SILENCE_S:
                 await self._apply("media_lost")
             elif (self.phase == "reconnecting" and self.role == "caller"
                   and now - live.restarted_at > RESTART_RETRY_S):
@@ -421,7 +423,7 @@ class Call:
             live.tracks.extend(self._media.tracks())
         for track in list(live.tracks):
             if track.kind in offered:
-                pc.addTrack(track)  # the first slot of its kind: the camera's, not the screen's
+                pc.addTrack(self._copy(track))  # the first slot of its kind: the camera's, not the screen's
             else:
                 track.stop()
                 live.tracks.remove(track)
@@ -430,7 +432,7 @@ class Call:
         if live.screen_slot is not None:
             live.screen_slot.direction = "sendrecv"
             if live.screen is not None:
-                live.screen_slot.sender.replaceTrack(live.screen)
+                self._send_on(live.screen_slot, live.screen)
         await pc.setLocalDescription(await pc.createAnswer())
         await check_gathered(pc, self.relay_only, self._ice_servers)
         await self._flush_ice()
@@ -449,11 +451,23 @@ class Call:
         await self._send("offer", {"sdp": pc.localDescription.sdp})
 
     def _retire(self, pc: RTCPeerConnection) -> None:
-        """Keep a replaced connection until its successor connects, without our tracks (closing a
-        connection stops the tracks it sends, and they are reused)."""
+        """Keep a replaced connection until its successor connects, no longer sending."""
         for transceiver in pc.getTransceivers():
-            transceiver.sender.replaceTrack(None)
+            self._send_on(transceiver, None)
         self._live.old_pcs.append(pc)
+
+    def _copy(self, source: MediaStreamTrack) -> MediaStreamTrack:
+        """A copy of one of our sources for one sender. A sender stops the track it sends when its
+        connection dies or closes; a copy keeps that from stopping the source, which the call's
+        next connection sends again."""
+        return self._live.relay.subscribe(source, buffered=False)
+
+    def _send_on(self, transceiver: Any, source: MediaStreamTrack | None) -> None:
+        """Send a copy of ``source`` on ``transceiver`` (None: send nothing), no renegotiation."""
+        previous = transceiver.sender.track
+        transceiver.sender.replaceTrack(None if source is None else self._copy(source))
+        if previous is not None:
+            previous.stop()
 
     async def _close_old_pcs(self) -> None:
         old, self._live.old_pcs = self._live.old_pcs, []
@@ -515,17 +529,15 @@ class Call:
 
     def _on_control(self, data: str | bytes) -> None:
         live = self._live
-        try:
-            message = json.loads(data)
-            kind = message["t"]
-        except (ValueError, TypeError, KeyError):
-            log.info("ignored a malformed control message")
+        message = parse_control(data)
+        if message is None:
+            log.info("ignored a control message that is not one we know")
             return
+        kind = message["t"]
         live.heard = asyncio.get_running_loop().time()
-        live.control_seen = True
         if kind == "hangup":
             asyncio.ensure_future(self._apply("hangup_received"))
-        elif kind == "screen" and isinstance(message.get("on"), bool):
+        elif kind == "screen":
             if message["on"] != live.remote_screen:
                 live.remote_screen = message["on"]
                 self._events.put_nowait(RemoteScreen(message["on"]))
@@ -541,12 +553,12 @@ class Call:
         for kind in ("audio", "video"):
             track = next((t for t in live.tracks if t.kind == kind), None)
             if track is not None:
-                pc.addTrack(track)
+                pc.addTrack(self._copy(track))
             else:
                 pc.addTransceiver(kind, direction="recvonly" if kind in receive else "inactive")
         live.screen_slot = pc.addTransceiver("video", direction="sendrecv")
         if live.screen is not None:
-            live.screen_slot.sender.replaceTrack(live.screen)
+            self._send_on(live.screen_slot, live.screen)
         self._attach_channel(pc.createDataChannel(CHAT_LABEL))
         self._attach_control(pc.createDataChannel(CONTROL_LABEL))
         return pc
@@ -565,14 +577,13 @@ class Call:
                 return
             if pc.connectionState == "connected":
                 await self._apply("media_connected")
-            elif pc.connectionState == "failed":
+            elif pc.connectionState in ("failed", "closed"):
                 # Before the call first connects this ends it; afterwards the call recovers.
+                # "closed" is not our own close (that comes after the call has ended): aiortc
+                # reports the DTLS session ending under us alike for a peer's close and for a dead
+                # path (ICE consent lost), and a peer that hangs up says so first, on the control
+                # channel or through the node.
                 await self._apply("media_failed" if self.phase == "connecting" else "media_lost")
-            elif pc.connectionState == "closed":
-                # The far end closed DTLS (our own close comes after the call has ended). That
-                # close is authenticated by the DTLS session, so it is the peer hanging up; its
-                # hangup, over the control channel or the node, usually arrives just before.
-                await self._apply("hangup_received")
 
         @pc.on("track")
         def on_track(track: Any) -> None:
@@ -612,10 +623,20 @@ class Call:
     def _attach_control(self, channel: RTCDataChannel) -> None:
         self._live.control = channel
 
+        def opened() -> None:
+            live = self._live
+            live.control_open = True
+            live.heard = asyncio.get_running_loop().time()
+            if live.screen is not None:
+                self._control("screen", True)  # a fresh connection: tell it again
+
+        if channel.readyState == "open":  # the peer's channel arrives open
+            opened()
+
         @channel.on("open")
         def on_open() -> None:
-            if channel is self._live.control and self._live.screen is not None:
-                self._control({"t": "screen", "on": True})  # a fresh connection: tell it again
+            if channel is self._live.control:
+                opened()
 
         @channel.on("message")
         def on_message(data: str | bytes) -> None:

@@ -45,3 +45,11 @@ export function applySwitches(stream, { muted, cameraOn }) {
 export function stopMedia(stream) {
   for (const t of stream?.getTracks() ?? []) t.stop();
 }
+
+/**
+ * Ask the user for a screen, window or tab to share (video only; call from a user gesture).
+ * @returns {Promise<MediaStream>}
+ */
+export function acquireScreen() {
+  return navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+}

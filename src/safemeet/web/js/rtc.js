@@ -1,7 +1,11 @@
 /**
  * A thin RTCPeerConnection wrapper for one call: the node's ICE servers, relay candidates only
- * when the call must hide our address, trickle ICE in the envelope's `ice` body shape, remote candidates buffered until the remote description is set,
- * and the caller's "chat" data channel.
+ * when the call must hide our address, trickle ICE in the envelope's `ice` body shape, remote
+ * candidates buffered until the remote description is set, and the caller's data channels.
+ *
+ * Every connection of a call has the same fixed slots, in this order: audio, camera video,
+ * screen video, then the "chat" and "control" data channels. The screen slot is negotiated with
+ * the call and filled or emptied with replaceTrack, so sharing never renegotiates.
  * @module rtc
  */
 
@@ -9,19 +13,26 @@ import { watchRelayGathering } from './relaycheck.js';
 
 /** Label of the one chat data channel. */
 export const CHAT_LABEL = 'chat';
+/** Label of the call-control data channel (keepalive, hangup, screen share state). */
+export const CONTROL_LABEL = 'control';
 
 /**
  * @typedef {{candidate: (string|null), sdpMid: (string|null), sdpMLineIndex: (number|null)}} IceBody
  * @typedef {{
  *   onIce: (body: IceBody) => void,
  *   onTrack: (stream: MediaStream) => void,
+ *   onScreenTrack: (track: MediaStreamTrack) => void,
  *   onState: (state: string, why?: string) => void,
  *   onChannel: (channel: RTCDataChannel) => void,
  * }} RtcHandlers
+ * `onChannel` gets the peer's "chat" and "control" channels (see `channel.label`).
  */
 
 /** End-of-candidates in the `ice` body shape. */
 export const END_OF_CANDIDATES = Object.freeze({ candidate: null, sdpMid: null, sdpMLineIndex: null });
+
+/** The kind a transceiver carries (its receiver's track kind is fixed at creation). */
+const kindOf = (t) => t.receiver.track.kind;
 
 /** One peer connection. */
 export class Rtc {
@@ -49,47 +60,58 @@ export class Rtc {
     };
     pc.ontrack = (e) => {
       if (this.closed) return;
-      const stream = e.streams[0] ?? (this.remoteStream ??= new MediaStream());
-      if (!e.streams[0]) stream.addTrack(e.track);
-      this.remoteStream = stream;
+      if (e.transceiver === this.screenSlot) {
+        handlers.onScreenTrack(e.track);
+        return;
+      }
+      // Our own stream of audio and camera: the peer may put its screen in the same stream.
+      const stream = (this.remoteStream ??= new MediaStream());
+      if (!stream.getTracks().includes(e.track)) stream.addTrack(e.track);
       handlers.onTrack(stream);
     };
     pc.onconnectionstatechange = () => {
       if (!this.closed) handlers.onState(pc.connectionState);
     };
     pc.ondatachannel = (e) => {
-      if (!this.closed && e.channel.label === CHAT_LABEL) handlers.onChannel(e.channel);
+      if (!this.closed && (e.channel.label === CHAT_LABEL || e.channel.label === CONTROL_LABEL)) handlers.onChannel(e.channel);
     };
   }
 
-  /**
-   * Send `stream`'s tracks.
-   * @param {MediaStream|null} stream
-   * @returns {Set<string>} the kinds ("audio", "video") now being sent
-   */
-  addLocalMedia(stream) {
-    const kinds = new Set();
-    for (const track of stream?.getTracks() ?? []) {
-      this.pc.addTrack(track, stream);
-      kinds.add(track.kind);
-    }
-    return kinds;
+  /** @returns {RTCRtpTransceiver|undefined} the slot of screen video: the second video slot */
+  get screenSlot() {
+    return this.pc?.getTransceivers().filter((t) => kindOf(t) === 'video')[1];
   }
 
   /**
-   * Caller: add local media (and receive-only slots for kinds it lacks), make the chat channel,
-   * then the offer, and set it locally (gathering starts).
-   * @param {MediaStream|null} stream local media to send
-   * @returns {Promise<{sdp: string, channel: RTCDataChannel}>}
+   * Send `track` as our screen (null: stop sending it). No renegotiation.
+   * @param {MediaStreamTrack|null} track
+   * @returns {Promise<boolean>} false when the peer has no screen slot
    */
-  async makeOffer(stream) {
-    const kinds = this.addLocalMedia(stream);
+  async setScreen(track) {
+    const slot = this.screenSlot;
+    if (!slot || this.closed) return false;
+    await slot.sender.replaceTrack(track);
+    return true;
+  }
+
+  /**
+   * Caller: the audio and camera slots (sending what `stream` has, receiving the rest), the
+   * screen slot (sending `screen` if given), the chat and control channels, then the offer, set
+   * locally (gathering starts).
+   * @param {MediaStream|null} stream local media to send
+   * @param {MediaStreamTrack|null} [screen] our screen share, if one is running
+   * @returns {Promise<{sdp: string, channels: RTCDataChannel[]}>}
+   */
+  async makeOffer(stream, screen = null) {
     for (const kind of ['audio', 'video']) {
-      if (!kinds.has(kind)) this.pc.addTransceiver(kind, { direction: 'recvonly' });
+      const track = stream?.getTracks().find((t) => t.kind === kind);
+      if (track) this.pc.addTrack(track, stream);
+      else this.pc.addTransceiver(kind, { direction: 'recvonly' });
     }
-    const channel = this.pc.createDataChannel(CHAT_LABEL, { ordered: true });
+    this.pc.addTransceiver(screen ?? 'video', { direction: 'sendrecv' });
+    const channels = [CHAT_LABEL, CONTROL_LABEL].map((label) => this.pc.createDataChannel(label, { ordered: true }));
     await this.pc.setLocalDescription(await this.pc.createOffer());
-    return { sdp: this.pc.localDescription.sdp, channel };
+    return { sdp: this.pc.localDescription.sdp, channels };
   }
 
   /**
@@ -103,22 +125,23 @@ export class Rtc {
     await this.pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
     await this.#flushIce();
     for (const t of this.pc.getTransceivers()) {
-      if (t.receiver.track.kind === 'audio' || t.receiver.track.kind === 'video') t.direction = 'sendrecv';
+      if (kindOf(t) === 'audio' || kindOf(t) === 'video') t.direction = 'sendrecv';
     }
     await this.pc.setLocalDescription(await this.pc.createAnswer());
     return this.pc.localDescription.sdp;
   }
 
   /**
-   * Callee: send `stream`'s tracks on the slots negotiated by `answerOffer` (no renegotiation).
+   * Callee: send `stream`'s tracks on the audio and camera slots negotiated by `answerOffer`
+   * (the first slot of each kind; no renegotiation).
    * @param {MediaStream|null} stream
    */
   async attachLocalMedia(stream) {
     if (this.closed) return;
-    const free = this.pc.getTransceivers().filter((t) => !t.sender.track && !t.stopped);
+    const slots = this.pc.getTransceivers();
     for (const track of stream?.getTracks() ?? []) {
-      const slot = free.find((t) => t.receiver.track.kind === track.kind && !t.sender.track);
-      if (!slot) continue;
+      const slot = slots.find((t) => kindOf(t) === track.kind);
+      if (!slot || slot.stopped || slot.sender.track) continue;
       slot.sender.setStreams(stream);
       await slot.sender.replaceTrack(track);
     }
@@ -219,6 +242,12 @@ export class IceQueue {
   drainEarly(rtc) {
     for (const ice of this.early) rtc.addRemoteIce(ice);
     this.early = [];
+  }
+
+  /** A new connection is being negotiated: hold our candidates until its offer or answer is sent. */
+  closeGate() {
+    this.open = false;
+    this.out = [];
   }
 
   /** Drop every queued candidate. */

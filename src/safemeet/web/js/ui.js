@@ -12,7 +12,7 @@ import { watchRemoteCamera } from './remotecam.js';
 const $ = (doc, id) => doc.getElementById(id);
 
 /** Phases in which the call stage (videos, controls) is shown. */
-const IN_CALL = new Set(['outgoing', 'connecting', 'connected']);
+const IN_CALL = new Set(['outgoing', 'connecting', 'connected', 'reconnecting']);
 /** Why Call is disabled, per connection state (shown under the dial box). */
 const DIAL_HINT = {
   connecting: 'Connecting to the node… Call works once you are online.',
@@ -21,7 +21,7 @@ const DIAL_HINT = {
   stopped: 'You are offline.',
 };
 /** Phases in which the chat panel is shown. */
-const CHAT = new Set(['connecting', 'connected']);
+const CHAT = new Set(['connecting', 'connected', 'reconnecting']);
 
 /**
  * Wire the page to a phone.
@@ -52,6 +52,10 @@ export function mountUi(doc, phone) {
     remoteOff: $(doc, 'remote-camera-off'),
     stageRelay: $(doc, 'stage-relay'),
     remote: $(doc, 'remote-video'),
+    remoteScreen: $(doc, 'remote-screen'),
+    screen: $(doc, 'screen-button'),
+    screenLabel: $(doc, 'screen-label'),
+    screenError: $(doc, 'screen-error'),
     local: $(doc, 'local-video'),
     mute: $(doc, 'mute-button'),
     camera: $(doc, 'camera-button'),
@@ -86,6 +90,16 @@ export function mountUi(doc, phone) {
   el.hangup.addEventListener('click', () => call?.hangup());
   el.mute.addEventListener('click', () => call?.setMuted(!call.switches.muted));
   el.camera.addEventListener('click', () => call?.setCamera(!call.switches.cameraOn));
+  el.screen.addEventListener('click', () => {
+    if (!call) return;
+    el.screenError.hidden = true;
+    if (call.sharingScreen) return void call.stopScreen();
+    call.shareScreen().catch((err) => {
+      if (err?.name === 'NotAllowedError' || err?.name === 'AbortError') return; // the user changed their mind
+      el.screenError.textContent = err?.message || 'The screen could not be shared.';
+      el.screenError.hidden = false;
+    });
+  });
   el.chatForm.addEventListener('submit', (e) => {
     e.preventDefault();
     const text = el.chatInput.value;
@@ -167,6 +181,8 @@ function bindCall(el, call, onGone) {
   });
   call.addEventListener('local-media', (e) => play(el.local, e.detail.stream));
   call.addEventListener('remote-media', (e) => play(el.remote, e.detail.stream));
+  call.addEventListener('remote-screen', (e) => showRemoteScreen(el, e.detail.stream));
+  call.addEventListener('screen', (e) => showSharing(el, e.detail.sharing));
   const stopWatching = watchRemoteCamera(el.remote, (off) => {
     el.remoteOff.hidden = !off;
   });
@@ -183,6 +199,9 @@ function bindCall(el, call, onGone) {
       v.pause();
       v.srcObject = null;
     }
+    showRemoteScreen(el, null);
+    showSharing(el, false);
+    el.screenError.hidden = true;
     el.incomingNumber.textContent = el.incomingName.textContent = '';
     el.incomingName.hidden = el.remoteOff.hidden = el.stageRelay.hidden = true;
     el.stagePeer.textContent = '';
@@ -197,7 +216,7 @@ function render(el, { phase, text }) {
   el.layout.dataset.phase = phase;
   el.layout.ownerDocument.title = phase === 'incoming' ? 'Incoming call · safemeet' : 'safemeet';
   el.status.textContent = text;
-  if (phase === 'outgoing' || phase === 'connecting') el.stage.dataset.overlay = text;
+  if (phase === 'outgoing' || phase === 'connecting' || phase === 'reconnecting') el.stage.dataset.overlay = text;
   else delete el.stage.dataset.overlay;
   el.incoming.hidden = phase !== 'incoming';
   el.incall.hidden = !IN_CALL.has(phase);
@@ -213,6 +232,24 @@ function showSwitches(el, { muted, cameraOn }) {
   el.camera.setAttribute('aria-pressed', String(cameraOn));
   el.muteLabel.textContent = muted ? 'Muted' : 'Mute';
   el.cameraLabel.textContent = cameraOn ? 'Camera' : 'Camera off';
+}
+
+/** Show the peer's screen (null: hide it, and let go of its last frame). */
+function showRemoteScreen(el, stream) {
+  el.remoteScreen.hidden = !stream;
+  if (stream) {
+    el.stage.dataset.screen = '';
+    play(el.remoteScreen, stream);
+  } else {
+    delete el.stage.dataset.screen;
+    el.remoteScreen.pause();
+    el.remoteScreen.srcObject = null;
+  }
+}
+
+function showSharing(el, sharing) {
+  el.screen.setAttribute('aria-pressed', String(sharing));
+  el.screenLabel.textContent = sharing ? 'Stop sharing' : 'Share screen';
 }
 
 function play(video, stream) {

@@ -159,7 +159,16 @@ async def test_browser_and_python_call_outlives_a_killed_node(apps_at, node, tmp
         share = page.button("Share screen")
         await share.click()
         assert (await _next(incoming, RemoteScreen)).sharing
-        await _until(lambda: incoming.screen_frames_received > 20, what="screen frames in Python")
+        try:
+            await _until(lambda: incoming.screen_frames_received > 20, what="screen frames in Python")
+        except AssertionError:
+            sent = await page.page.evaluate("""async () => {
+              const pc = window.__pcs.filter((p) => p.connectionState === 'connected').at(-1);
+              const out = [];
+              (await pc.getStats()).forEach((s) => { if (s.type === 'outbound-rtp' && s.kind === 'video')
+                out.push([s.mid, s.framesEncoded, s.framesSent, s.keyFramesEncoded, s.qualityLimitationReason, s.frameWidth]); });
+              return out; }""")
+            raise AssertionError(f"screen frames {incoming.screen_frames_received}, page sent {sent}")
         await share.click()
         assert not (await _next(incoming, RemoteScreen)).sharing
         assert incoming.frames_received[1] > after_py[1]  # the camera went on all along

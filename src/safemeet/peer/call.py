@@ -1,7 +1,6 @@
 """One 1:1 call: drives the core call state machine and performs its actions with aiortc."""
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass, field

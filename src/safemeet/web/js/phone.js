@@ -179,6 +179,9 @@ export class Phone extends EventTarget {
     let opened;
     try {
       opened = await openEnvelope(this.identity, env);
+      // A late message of a call that is gone (e.g. the node's copy of a hangup the control
+      // channel already delivered) is dropped before its sender's keys are looked up and cached.
+      if (opened.inner.type !== 'ring' && opened.inner.call !== this.call?.id) return;
       const keys = await this.keysFor(opened.inner.from);
       inner = await verifyEnvelope(opened, keys, Date.now(), this.replay);
     } catch (e) {

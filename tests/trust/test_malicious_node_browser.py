@@ -245,12 +245,12 @@ async def test_4_reordered_duplicated_and_dropped_messages_end_cleanly(app, brow
     assert warned(bob, "envelope dropped: replayed")
 
     async def dropped_hangup():
-        # The hangup is dropped: the far end still ends on its own when the media goes away.
+        # The node drops the hangup envelope: the hangup also went on the call's control channel.
         mode[b] = "drop"
         await alice.button("Hang up").click()
         await expect(status(alice)).to_have_text("Call ended")
         started = time.monotonic()
-        await expect(status(bob)).to_have_text(re.compile("Call ended|Call failed"), timeout=40_000)
+        await expect(status(bob)).to_have_text("Call ended", timeout=5_000)
         return time.monotonic() - started
 
     async def dropped_cancel_then_dropped_ice():

@@ -16,7 +16,7 @@ from ..core.callstate import END_TEXT, CallState, transition
 from ..core.control import encode_control, parse_control
 from ..core.envelope import Message
 from .errors import CallError, MediaError, NodeError
-from .media import FrameCounts, MediaOptions, PatternTrack
+from .media import FrameCounts, MediaOptions, PatternTrack, SlotTrack
 from .relaycheck import check_gathered
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,7 @@ class _Live:
     relay: MediaRelay = field(default_factory=MediaRelay)
     screen: Any = None  # our screen-share track while sharing
     screen_slot: Any = None  # the transceiver that carries screen video (None: the peer has no such slot)
+    screen_feed: SlotTrack | None = None  # what the current connection's screen slot sends
     remote_screen: bool = False
     heard: float = 0.0  # loop time of the last control message from the peer
     control_open: bool = False  # the control channel opened: silence on it now means a lost path
@@ -184,8 +185,8 @@ class Call:
             raise ValueError("a screen share needs a video track")
         previous = live.screen
         live.screen = track or PatternTrack(640, 360)
-        self._send_on(live.screen_slot, live.screen)
-        if previous is not None:
+        self._feed_screen()
+        if previous is not None and previous is not live.screen:
             previous.stop()
         self._control("screen", True)
 
@@ -194,10 +195,9 @@ class Call:
         live = self._live
         if live.screen is None:
             return
-        if live.screen_slot is not None:
-            self._send_on(live.screen_slot, None)
         live.screen.stop()
         live.screen = None
+        self._feed_screen()
         self._control("screen", False)
 
     async def accept(self) -> None:
@@ -427,11 +427,10 @@ class Call:
                 track.stop()
                 live.tracks.remove(track)
         videos = [t for t in pc.getTransceivers() if t.kind == "video"]
-        live.screen_slot = videos[1] if len(videos) > 1 else None
-        if live.screen_slot is not None:
-            live.screen_slot.direction = "sendrecv"
-            if live.screen is not None:
-                self._send_on(live.screen_slot, live.screen)
+        live.screen_slot = live.screen_feed = None
+        if len(videos) > 1:
+            videos[1].direction = "sendrecv"
+            self._use_screen_slot(videos[1])
         await pc.setLocalDescription(await pc.createAnswer())
         await check_gathered(pc, self.relay_only, self._ice_servers)
         await self._flush_ice()
@@ -452,7 +451,10 @@ class Call:
     def _retire(self, pc: RTCPeerConnection) -> None:
         """Keep a replaced connection until its successor connects, no longer sending."""
         for transceiver in pc.getTransceivers():
-            self._send_on(transceiver, None)
+            sent = transceiver.sender.track
+            transceiver.sender.replaceTrack(None)
+            if sent is not None:
+                sent.stop()
         self._live.old_pcs.append(pc)
 
     def _copy(self, source: MediaStreamTrack) -> MediaStreamTrack:
@@ -461,12 +463,19 @@ class Call:
         next connection sends again."""
         return self._live.relay.subscribe(source, buffered=False)
 
-    def _send_on(self, transceiver: Any, source: MediaStreamTrack | None) -> None:
-        """Send a copy of ``source`` on ``transceiver`` (None: send nothing), no renegotiation."""
-        previous = transceiver.sender.track
-        transceiver.sender.replaceTrack(None if source is None else self._copy(source))
-        if previous is not None:
-            previous.stop()
+    def _use_screen_slot(self, transceiver: Any) -> None:
+        """Make ``transceiver`` the current connection's screen slot; it sends our share, if any."""
+        live = self._live
+        live.screen_slot = transceiver
+        live.screen_feed = SlotTrack()
+        transceiver.sender.replaceTrack(live.screen_feed)
+        self._feed_screen()
+
+    def _feed_screen(self) -> None:
+        """Point the screen slot at our screen share, or at nothing (no renegotiation)."""
+        live = self._live
+        if live.screen_feed is not None:
+            live.screen_feed.use(None if live.screen is None else self._copy(live.screen))
 
     async def _close_old_pcs(self) -> None:
         old, self._live.old_pcs = self._live.old_pcs, []
@@ -555,9 +564,7 @@ class Call:
                 pc.addTrack(self._copy(track))
             else:
                 pc.addTransceiver(kind, direction="recvonly" if kind in receive else "inactive")
-        live.screen_slot = pc.addTransceiver("video", direction="sendrecv")
-        if live.screen is not None:
-            self._send_on(live.screen_slot, live.screen)
+        self._use_screen_slot(pc.addTransceiver("video", direction="sendrecv"))
         self._attach_channel(pc.createDataChannel(CHAT_LABEL))
         self._attach_control(pc.createDataChannel(CONTROL_LABEL))
         return pc

@@ -113,6 +113,64 @@ class PatternTrack(VideoStreamTrack):
         return frame
 
 
+class SlotTrack(MediaStreamTrack):
+    """What a sender sends on a slot whose source comes and goes (the screen share).
+
+    Frames of the current source, re-stamped on one clock, so a new source continues the stream
+    the receiver knows instead of starting its timestamps over; with no source, nothing is sent.
+    """
+
+    kind = "video"
+    CLOCK = 90_000
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._source: MediaStreamTrack | None = None
+        self._changed = asyncio.Event()
+        self._started: float | None = None
+
+    def use(self, source: MediaStreamTrack | None) -> None:
+        """Send ``source`` from now on (None: send nothing); the previous source is stopped."""
+        previous, self._source = self._source, source
+        if previous is not None and previous is not source:
+            previous.stop()
+        self._changed.set()
+
+    def stop(self) -> None:
+        super().stop()
+        self.use(None)
+
+    async def recv(self) -> VideoFrame:
+        while True:
+            if self.readyState != "live":
+                raise MediaStreamError
+            self._changed.clear()
+            source = self._source
+            if source is None:
+                await self._changed.wait()
+                continue
+            # A source that was replaced may never deliver again: wait for its frame or a change.
+            frame_wait = asyncio.ensure_future(source.recv())
+            change_wait = asyncio.ensure_future(self._changed.wait())
+            await asyncio.wait((frame_wait, change_wait), return_when=asyncio.FIRST_COMPLETED)
+            change_wait.cancel()
+            if not frame_wait.done() or self._source is not source:
+                frame_wait.cancel()
+                continue
+            try:
+                frame = frame_wait.result()
+            except MediaStreamError:
+                if self._source is source:
+                    self._source = None
+                continue
+            loop_time = asyncio.get_running_loop().time()
+            if self._started is None:
+                self._started = loop_time
+            frame.pts = int((loop_time - self._started) * self.CLOCK)
+            frame.time_base = fractions.Fraction(1, self.CLOCK)
+            return frame
+
+
 @dataclass
 class FrameCounts:
     """Frames received per kind; ``screen`` counts the screen-share slot's video apart from the camera."""

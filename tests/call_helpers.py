@@ -12,3 +12,23 @@ async def connect_pair(caller, callee, timeout: float = 10):
     await asyncio.wait_for(call.wait_connected(), timeout)
     await asyncio.wait_for(incoming.wait_connected(), timeout)
     return call, incoming
+
+
+async def until(predicate, what: str, timeout: float = 10.0) -> None:
+    """Wait until ``predicate()`` holds; fail saying ``what`` did not happen in ``timeout`` s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"{what}: not met in {timeout} s")
+        await asyncio.sleep(0.05)
+
+
+async def next_event(call, kind, timeout: float = 10.0):
+    """The next event of type ``kind`` from ``call.events()`` (others are skipped)."""
+    async def find():
+        async for event in call.events():
+            if isinstance(event, kind):
+                return event
+        raise AssertionError(f"the call ended before a {kind.__name__} event")
+    return await asyncio.wait_for(find(), timeout)

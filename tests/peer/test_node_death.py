@@ -6,25 +6,8 @@ import asyncio
 import pytest
 
 from safemeet.peer import Ended, Peer, RemoteScreen
-from call_helpers import connect_pair
+from call_helpers import connect_pair, next_event, until
 from nodeproc import NodeProcess
-
-
-async def _until(predicate, timeout: float = 10.0, what: str = "condition") -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"{what}: not met in {timeout} s")
-        await asyncio.sleep(0.05)
-
-
-async def _next(call, kind, timeout: float = 10.0):
-    async def find():
-        async for event in call.events():
-            if isinstance(event, kind):
-                return event
-    return await asyncio.wait_for(find(), timeout)
 
 
 @pytest.fixture
@@ -38,7 +21,7 @@ def node(tmp_path):
 async def test_call_outlives_a_killed_node(node, tmp_path):
     async with Peer(node.url, tmp_path / "a.key") as alice, Peer(node.url, tmp_path / "b.key") as bob:
         call, incoming = await connect_pair(alice, bob)
-        await _until(lambda: incoming.frames_received[0] > 20, what="audio before the kill")
+        await until(lambda: incoming.frames_received[0] > 20, what="audio before the kill")
         node.kill()
 
         # Media keeps flowing for 10 s with no node anywhere.
@@ -52,16 +35,16 @@ async def test_call_outlives_a_killed_node(node, tmp_path):
         # Chat, both ways.
         await call.send_chat("still here 🛰")
         await incoming.send_chat("me too")
-        await _until(lambda: call._live.chat == ["me too"] and incoming._live.chat == ["still here 🛰"],
+        await until(lambda: call._live.chat == ["me too"] and incoming._live.chat == ["still here 🛰"],
                      what="chat without a node")
 
         # A screen share starts, arrives, stops and is gone.
         await call.share_screen()
-        shown = await _next(incoming, RemoteScreen)
+        shown = await next_event(incoming, RemoteScreen)
         assert shown.sharing and incoming.remote_sharing_screen
-        await _until(lambda: incoming.screen_frames_received > 10, what="screen frames")
+        await until(lambda: incoming.screen_frames_received > 10, what="screen frames")
         await call.stop_screen()
-        hidden = await _next(incoming, RemoteScreen)
+        hidden = await next_event(incoming, RemoteScreen)
         assert not hidden.sharing
         await asyncio.sleep(0.5)  # frames already on the wire
         settled = incoming.screen_frames_received
@@ -71,7 +54,7 @@ async def test_call_outlives_a_killed_node(node, tmp_path):
 
         # Hangup reaches the other side over the data channel.
         await call.hangup()
-        ended = await _next(incoming, Ended, timeout=5)
+        ended = await next_event(incoming, Ended, timeout=5)
         assert ended.ended_by == "remote" and ended.reason == "hangup"
         result = await incoming.wait_ended()
         assert result.screen_frames_received == settled and result.chat_received == ["still here 🛰"]

@@ -8,21 +8,14 @@ import time
 
 import pytest
 from playwright.async_api import expect
+from page_scripts import KEEP_PCS
 from test_browser_calls import connect
 
+from call_helpers import next_event, until
 from nodeproc import NodeProcess
 from safemeet.peer import Ended, Peer, RemoteScreen
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
-
-# Keeps every peer connection the page makes, so the test can read the live one's statistics.
-KEEP_PCS = """
-window.__pcs = [];
-const TrackedPC = window.RTCPeerConnection;
-window.RTCPeerConnection = class extends TrackedPC {
-  constructor(...args) { super(...args); window.__pcs.push(this); }
-};
-"""
 
 # Audio packets and video frames received on the page's live connection (the camera slot only:
 # the first inbound video, by mid order).
@@ -52,21 +45,6 @@ def node(tmp_path):
 
 async def _received(page) -> dict[str, int]:
     return await page.page.evaluate(RECEIVED)
-
-
-async def _until(predicate, timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"{what}: not met in {timeout} s"
-        await asyncio.sleep(0.05)
-
-
-async def _next(call, kind, timeout: float = 10.0):
-    async def find():
-        async for event in call.events():
-            if isinstance(event, kind):
-                return event
-    return await asyncio.wait_for(find(), timeout)
 
 
 async def _share_and_stop(sharer, viewer) -> float:
@@ -146,7 +124,7 @@ async def test_browser_and_python_call_outlives_a_killed_node(apps_at, node, tmp
         await page.send_chat("from the browser, no node")
         await incoming.send_chat("from Python, no node ✓")
         await expect(page.chat_log.get_by_text("from Python, no node ✓", exact=True)).to_be_visible()
-        await _until(lambda: "from the browser, no node" in incoming._live.chat, what="chat to Python")
+        await until(lambda: "from the browser, no node" in incoming._live.chat, what="chat to Python")
 
         # Python shares a screen: the page shows it, then hides it.
         screen = page.page.get_by_label("Remote screen", exact=True)
@@ -158,9 +136,9 @@ async def test_browser_and_python_call_outlives_a_killed_node(apps_at, node, tmp
         # The page shares a screen: Python receives its frames, then hears it stopped.
         share = page.button("Share screen")
         await share.click()
-        assert (await _next(incoming, RemoteScreen)).sharing
+        assert (await next_event(incoming, RemoteScreen)).sharing
         try:
-            await _until(lambda: incoming.screen_frames_received > 20, what="screen frames in Python")
+            await until(lambda: incoming.screen_frames_received > 20, what="screen frames in Python")
         except AssertionError:
             sent = await page.page.evaluate("""async () => {
               const pc = window.__pcs.filter((p) => p.connectionState === 'connected').at(-1);
@@ -170,11 +148,11 @@ async def test_browser_and_python_call_outlives_a_killed_node(apps_at, node, tmp
               return out; }""")
             raise AssertionError(f"screen frames {incoming.screen_frames_received}, page sent {sent}")
         await share.click()
-        assert not (await _next(incoming, RemoteScreen)).sharing
+        assert not (await next_event(incoming, RemoteScreen)).sharing
         assert incoming.frames_received[1] > after_py[1]  # the camera went on all along
 
         await page.button("Hang up").click()
-        ended = await _next(incoming, Ended, timeout=5)
+        ended = await next_event(incoming, Ended, timeout=5)
         assert (ended.ended_by, ended.reason) == ("remote", "hangup")
         result = await incoming.wait_ended()
         assert result.chat_received == ["from the browser, no node"] and result.screen_frames_received > 20

@@ -12,6 +12,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import expect
 
+from call_helpers import until
 from safemeet.peer import Peer
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
@@ -44,13 +45,6 @@ def cut_path(call) -> None:
         protocol.transport.close()
 
 
-async def _until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"{what}: not met in {timeout} s"
-        await asyncio.sleep(0.05)
-
-
 async def _recovers(page, python_call, chat_from_page: str) -> float:
     cut = time.monotonic()
     await page.page.evaluate("window.__status = []")
@@ -60,15 +54,15 @@ async def _recovers(page, python_call, chat_from_page: str) -> float:
         timeout=RECOVERY_S * 1000)
     took = time.monotonic() - cut
     await expect(page.status).to_have_text("Connected")
-    await _until(lambda: python_call.phase == "connected", 10, "Python side connected again")
+    await until(lambda: python_call.phase == "connected", "Python side connected again", 10)
     await page.assert_video_playing()
     frames = python_call.frames_received
-    await _until(lambda: python_call.frames_received[0] > frames[0] + 100
-                 and python_call.frames_received[1] > frames[1] + 20, 10, "media to Python again")
+    await until(lambda: python_call.frames_received[0] > frames[0] + 100
+                 and python_call.frames_received[1] > frames[1] + 20, "media to Python again", 10)
     await page.send_chat(chat_from_page)
     await python_call.send_chat("back again ↺")
     await expect(page.chat_log.get_by_text("back again ↺", exact=True)).to_be_visible()
-    await _until(lambda: chat_from_page in python_call._live.chat, 10, "chat to Python again")
+    await until(lambda: chat_from_page in python_call._live.chat, "chat to Python again", 10)
     return took
 
 
@@ -79,7 +73,7 @@ async def test_page_as_callee_recovers_a_lost_path(app, node, tmp_path):
         await page.button("Accept").click()
         await asyncio.wait_for(call.wait_connected(), 10)
         await page.send_chat("before")
-        await _until(lambda: call._live.chat == ["before"], 10, "chat before the cut")
+        await until(lambda: call._live.chat == ["before"], "chat before the cut", 10)
 
         took = await _recovers(page, call, "after")
         await expect(page.chat_log.get_by_text("before", exact=True)).to_be_visible()  # the chat was kept

@@ -11,6 +11,7 @@ import re
 import pytest
 from aioice.ice import get_host_addresses
 from playwright.async_api import expect
+from page_scripts import KEEP_PCS
 from test_browser_calls import _spaced, connect
 
 from safemeet.core.identity import Identity
@@ -19,15 +20,6 @@ from safemeet.peer import Peer, RelayPolicy
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 HOSTS = get_host_addresses(use_ipv4=True, use_ipv6=True)
-
-# Keeps every peer connection the page makes, to read its SDP and stats.
-KEEP_PCS = """
-window.__pcs = [];
-const KeptPC = window.RTCPeerConnection;
-window.RTCPeerConnection = class extends KeptPC {
-  constructor(...args) { super(...args); window.__pcs.push(this); }
-};
-"""
 
 # The newest peer connection: its configuration, local candidate types and selected local type.
 PC_FACTS = """

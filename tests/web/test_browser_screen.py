@@ -10,21 +10,16 @@ import time
 import pytest
 import pytest_asyncio
 from playwright.async_api import expect
+from page_scripts import KEEP_PCS
 from test_browser_calls import connect
 
+from call_helpers import next_event, until
 from safemeet.peer import Peer, RemoteScreen
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 TOGGLES = 20
 
-KEEP_PCS = """
-window.__pcs = [];
-const TrackedPC = window.RTCPeerConnection;
-window.RTCPeerConnection = class extends TrackedPC {
-  constructor(...args) { super(...args); window.__pcs.push(this); }
-};
-"""
 # Transceivers of the page's live connection, and how many connections it ever made.
 SLOTS = """() => {
   const live = window.__pcs.filter((p) => p.connectionState === 'connected');
@@ -97,13 +92,13 @@ async def test_python_and_page_share_at_once_and_restart(pages, node, tmp_path):
         await page.assert_video_playing("Remote screen")
 
         await page.button("Share screen").click()  # both at once
-        assert (await _wait_event(call, RemoteScreen)).sharing
+        assert (await next_event(call, RemoteScreen)).sharing
         seen = call.screen_frames_received
-        await _until(lambda: call.screen_frames_received > seen + 10, "page's screen frames in Python")
+        await until(lambda: call.screen_frames_received > seen + 10, "page's screen frames in Python", 15)
         await page.assert_video_playing("Remote screen")
 
         await page.button("Share screen").click()
-        assert not (await _wait_event(call, RemoteScreen)).sharing
+        assert not (await next_event(call, RemoteScreen)).sharing
         assert (await _slots(page)) == pcs_before and len(call._live.pc.getTransceivers()) == transceivers
         await call.hangup()
         result = await call.wait_ended()
@@ -111,17 +106,3 @@ async def test_python_and_page_share_at_once_and_restart(pages, node, tmp_path):
         await expect(page.status).to_have_text("Call ended")
         await page.assert_nothing_left()
 
-
-async def _wait_event(call, kind, timeout: float = 10.0):
-    async def find():
-        async for event in call.events():
-            if isinstance(event, kind):
-                return event
-    return await asyncio.wait_for(find(), timeout)
-
-
-async def _until(predicate, what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"{what}: not met in {timeout} s"
-        await asyncio.sleep(0.05)

@@ -48,6 +48,13 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _rate(text: str) -> float:
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of messages per second")
+    return value
+
+
 def _count(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -77,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="keep the registry and presence in this Redis and route between the nodes "
                             "that share it, e.g. redis://127.0.0.1:6379/0 (env SAFEMEET_REDIS; "
                             "default: SQLite in --data, this node only)")
+    serve.add_argument("--rate-limit", type=_rate, default=None, metavar="MSGS_PER_S",
+                       help="messages per second each connection may send, with bursts of twice that "
+                            "(default 30; raise it only for load tests)")
 
     ident = sub.add_parser("id", help="make or load the identity, register it and print the number")
     _peer_options(ident)
@@ -230,6 +240,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             turn_secret=args.turn_secret or os.environ.get("SAFEMEET_TURN_SECRET") or None,
             nodes=_node_list(args.nodes),
             redis_url=args.redis or os.environ.get("SAFEMEET_REDIS") or None,
+            **({} if args.rate_limit is None else {"rate_per_s": args.rate_limit,
+                                                    "rate_bucket": max(1, int(2 * args.rate_limit))}),
         )
     except ValueError as exc:
         return _fail(str(exc), EXIT_USAGE)

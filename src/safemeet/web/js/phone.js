@@ -179,10 +179,13 @@ export class Phone extends EventTarget {
     let opened;
     try {
       opened = await openEnvelope(this.identity, env);
-      // A late message of a call that is gone (e.g. the node's copy of a hangup the control
-      // channel already delivered) is dropped before its sender's keys are looked up and cached.
-      if (opened.inner.type !== 'ring' && opened.inner.call !== this.call?.id) return;
-      const keys = await this.keysFor(opened.inner.from);
+      // A message of no current call (e.g. the node's copy of a hangup the control channel
+      // already delivered) is checked against keys looked up for it alone: caching them would
+      // outlive the call they belong to.
+      const { from, type, call } = opened.inner;
+      const keys = await (type === 'ring' || call === this.call?.id
+        ? this.keysFor(from)
+        : this.#signaling().lookup(from).then((k) => checkPinned(from, k)));
       inner = await verifyEnvelope(opened, keys, Date.now(), this.replay);
     } catch (e) {
       console.warn('envelope dropped:', e?.code ?? e?.name ?? 'error');

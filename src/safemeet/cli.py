@@ -139,7 +139,8 @@ def _summary_text(result: dict[str, Any]) -> str:
     if not result["connected"]:
         return f"{result['peer']}: {result.get('error') or result['reason']}"
     chats = "".join(f"\n  chat: {text}" for text in result["chat_received"])
-    return (f"{result['peer']}: call ended ({result['ended_by']}), setup {result['setup_ms']} ms, "
+    ended = result["ended_by"] + (f": {result['error']}" if result.get("error") else "")
+    return (f"{result['peer']}: call ended ({ended}), setup {result['setup_ms']} ms, "
             f"{result['audio_frames_received']} audio / {result['video_frames_received']} video frames{chats}")
 
 
@@ -170,7 +171,7 @@ async def _cmd_call(args: argparse.Namespace) -> int:
         result = (await call.wait_ended()).to_json()
     if args.json or result["connected"]:  # a failed call is one line on stderr in text mode
         _emit(args, result, _summary_text(result))
-    if not result["connected"]:
+    if not result["connected"] or result["ended_by"] == "error":  # e.g. it could not reconnect
         return _fail(f"call to {args.number} failed: {result.get('error') or END_TEXT[result['reason']]}")
     return 0
 

@@ -58,11 +58,11 @@ async def test_csp_allows_exactly_the_listed_nodes(start_node):
     for path in ("/", "/app.css", "/nothing-here"):
         async with node.session.get(node.base + path) as resp:
             csp = resp.headers["Content-Security-Policy"]
-            assert connect_src(csp) == ["ws://127.0.0.1:1111", "wss://meet.example.org", "ws://[::1]:2222"], csp
+            assert connect_src(csp) == ["'self'", "ws://127.0.0.1:1111", "wss://meet.example.org", "ws://[::1]:2222"], csp
     # A Host header that is not in the list adds nothing.
     async with node.session.get(node.base + "/", headers={"Host": "evil.example:80"}) as resp:
         assert connect_src(resp.headers["Content-Security-Policy"]) == [
-            "ws://127.0.0.1:1111", "wss://meet.example.org", "ws://[::1]:2222"]
+            "'self'", "ws://127.0.0.1:1111", "wss://meet.example.org", "ws://[::1]:2222"]
 
 
 async def test_without_a_list_the_page_reaches_only_its_own_node(node):

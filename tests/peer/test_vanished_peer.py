@@ -35,6 +35,7 @@ async def test_callee_notices_a_caller_that_vanished(node_url, tmp_path, monkeyp
             assert seen[-2:] == [Reconnecting, Ended], seen
             result = await incoming.wait_ended()
             assert result.connected and (result.ended_by, result.reason) == ("error", "failed"), result
+            assert result.error.endswith(": could not reconnect"), result
             assert bob.active_calls == 0
         finally:
             if caller.returncode is None:

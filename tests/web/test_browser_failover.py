@@ -214,7 +214,7 @@ async def _fail_over(apps_at, nodes, redis_url: str | None) -> None:
     async with aiohttp.ClientSession() as session:
         async with session.get(a.origin + "/") as resp:
             csp = resp.headers["Content-Security-Policy"]
-    assert re.findall(r"connect-src ([^;]*)", csp) == [f"ws://127.0.0.1:{a_port} ws://127.0.0.1:{b_port}"], csp
+    assert re.findall(r"connect-src ([^;]*)", csp) == [f"'self' ws://127.0.0.1:{a_port} ws://127.0.0.1:{b_port}"], csp
 
     async with apps_at(a.origin, nodes=(b.origin,), init_scripts=(RECORD_TEXTS,)) as open_app:
         alice = await open_app()
@@ -256,3 +256,13 @@ async def test_page_moves_to_the_next_node_on_a_shared_redis(apps_at, nodes, red
 
 async def test_page_moves_to_an_independent_next_node(apps_at, nodes):
     await _fail_over(apps_at, nodes, None)
+
+
+async def test_a_page_opened_under_another_name_than_the_list_gives_still_registers(apps_at, nodes):
+    # The node prints http://127.0.0.1:P/; its list spells itself http://localhost:P.
+    port = free_port()
+    node = await nodes("--nodes", f"http://localhost:{port}", port=port)
+    async with apps_at(node.origin, nodes=(f"http://localhost:{port}",)) as open_app:
+        page = await open_app()
+        await expect(page.signaling).to_have_text("Online")
+        assert await page.csp_violations() == []

@@ -39,12 +39,13 @@ _HOST = re.compile(r"(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?:
 
 
 def content_security_policy(request: web.BaseRequest) -> str:
-    """The CSP for this request. With a node list (``--nodes``) the page may open WebSockets to
-    exactly those nodes and nothing else; otherwise to its own origin, named explicitly for older
-    browsers."""
+    """The CSP for this request. The page may open WebSockets to its own origin and, with a node
+    list (``--nodes``), to exactly those nodes, nothing else. Without a list its own origin is
+    also named explicitly, for older browsers. ('self' stays with a list: the page may be opened
+    under a name the list spells differently, e.g. 127.0.0.1 for localhost.)"""
     nodes = request.app[CONFIG].nodes
     if nodes:
-        return _CSP.format(connect=" ".join(ws_origin(origin) for origin in nodes))
+        return _CSP.format(connect=" ".join(["'self'", *(ws_origin(origin) for origin in nodes)]))
     connect = "'self'"
     host = request.host
     if _HOST.fullmatch(host):

@@ -181,10 +181,18 @@ class Call:
         live = self._live
         if live.screen_slot is None:
             raise CallError("invalid", "the other side cannot receive a screen share")
-        if track is not None and track.kind != "video":
+        if track is not None and (not isinstance(track, MediaStreamTrack) or track.kind != "video"):
             raise ValueError("a screen share needs a video track")
+        if track is not None and track.readyState != "live":
+            raise ValueError("that track has ended")
         previous = live.screen
-        live.screen = track or PatternTrack(640, 360)
+        live.screen = shared = track or PatternTrack(640, 360)
+
+        @shared.on("ended")
+        def on_ended() -> None:  # e.g. a media file that reached its end: the share stops with it
+            if self._live.screen is shared:
+                asyncio.ensure_future(self.stop_screen())
+
         self._feed_screen()
         if previous is not None and previous is not live.screen:
             previous.stop()
@@ -195,8 +203,8 @@ class Call:
         live = self._live
         if live.screen is None:
             return
-        live.screen.stop()
-        live.screen = None
+        stopped, live.screen = live.screen, None
+        stopped.stop()
         self._feed_screen()
         self._control("screen", False)
 
@@ -225,6 +233,8 @@ class Call:
         channel = self._live.channel
         if channel is None or self.phase not in ("connected", "reconnecting"):
             raise CallError("hangup", "the call has ended")
+        if channel.readyState != "open":
+            raise CallError("invalid", "the call is reconnecting: chat is not connected right now")
         channel.send(text)
 
     async def wait_connected(self) -> None:
@@ -346,8 +356,7 @@ class Call:
         elif action == "start_reconnect_timer":
             log.warning("the call's direct path was lost: reconnecting")
             self._events.put_nowait(Reconnecting())
-            live.reconnect_timer = loop.call_later(
-                RECONNECT_TIMEOUT_S, lambda: asyncio.ensure_future(self._apply("timeout")))
+            live.reconnect_timer = loop.call_later(RECONNECT_TIMEOUT_S, self._reconnect_timed_out)
         elif action == "stop_reconnect_timer":
             if live.reconnect_timer:
                 live.reconnect_timer.cancel()
@@ -365,6 +374,10 @@ class Call:
             await self._close_media()
         elif action == "wipe":
             self._finish()
+
+    def _reconnect_timed_out(self) -> None:
+        self.detail = "could not reconnect"
+        asyncio.ensure_future(self._apply("timeout"))
 
     async def _recover(self, step: Awaitable[None]) -> None:
         """Run a recovery step; its failure (e.g. the node is down too) leaves the call
@@ -633,8 +646,7 @@ class Call:
             live = self._live
             live.control_open = True
             live.heard = asyncio.get_running_loop().time()
-            if live.screen is not None:
-                self._control("screen", True)  # a fresh connection: tell it again
+            self._control("screen", live.screen is not None)  # a fresh connection: say it again
 
         if channel.readyState == "open":  # the peer's channel arrives open
             opened()

@@ -409,7 +409,7 @@ export class Call extends EventTarget {
     const opened = () => {
       this.controlOpen = true;
       this.heard = Date.now();
-      if (this.screen) control.send({ t: 'screen', on: true }); // tell a new connection
+      control.send({ t: 'screen', on: !!this.screen }); // a fresh connection: say it again
     };
     if (channel.readyState === 'open') opened(); // the peer's channel may arrive open
     control.addEventListener('open', () => control === this.control && opened());

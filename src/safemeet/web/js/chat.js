@@ -57,7 +57,7 @@ export class Chat extends EventTarget {
    * @throws {ChatError} if the channel is not open or the text is longer than MAX_CHAT_BYTES
    */
   send(text) {
-    if (!this.ready) throw new ChatError('The chat is not connected yet.');
+    if (!this.ready) throw new ChatError('The chat is not connected right now.');
     if (utf8Length(text) > MAX_CHAT_BYTES) {
       throw new ChatError(`A message can be at most ${MAX_CHAT_BYTES.toLocaleString('en')} bytes.`);
     }

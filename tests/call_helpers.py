@@ -32,3 +32,11 @@ async def next_event(call, kind, timeout: float = 10.0):
                 return event
         raise AssertionError(f"the call ended before a {kind.__name__} event")
     return await asyncio.wait_for(find(), timeout)
+
+
+def cut_path(call) -> None:
+    """The call's network goes away under it: every UDP socket of its connection is closed, with
+    no DTLS close and no ICE goodbye, so the other side notices only silence."""
+    ice = call._live.pc.getTransceivers()[0].receiver.transport.transport  # max-bundle: one transport
+    for protocol in ice._connection._protocols:
+        protocol.transport.close()

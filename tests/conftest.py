@@ -199,3 +199,14 @@ async def redis_server_module_loop(tmp_path):
         yield server
     finally:
         await server.stop()
+
+
+@pytest.fixture
+def node_process(tmp_path):
+    """A started ``safemeet serve`` process of its own (tests/nodeproc.py), for tests that kill it."""
+    from nodeproc import NodeProcess
+
+    proc = NodeProcess(tmp_path / "node-process")
+    proc.start()
+    yield proc
+    proc.stop()

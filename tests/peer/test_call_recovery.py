@@ -5,16 +5,9 @@ import asyncio
 
 import pytest
 
-from call_helpers import connect_pair, next_event, until
+from call_helpers import connect_pair, cut_path, next_event, until
 from safemeet.peer import CallError, Peer, Reconnecting, RemoteScreen
 from safemeet.peer.media import PatternTrack
-
-
-def cut_path(call) -> None:
-    """Close every UDP socket of the call's connection, without a DTLS close or ICE goodbye."""
-    ice = call._live.pc.getTransceivers()[0].receiver.transport.transport  # max-bundle: one transport
-    for protocol in ice._connection._protocols:
-        protocol.transport.close()
 
 
 @pytest.mark.timeout(60)

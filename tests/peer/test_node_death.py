@@ -7,15 +7,11 @@ import pytest
 
 from safemeet.peer import Ended, Peer, RemoteScreen
 from call_helpers import connect_pair, next_event, until
-from nodeproc import NodeProcess
 
 
 @pytest.fixture
-def node(tmp_path):
-    proc = NodeProcess(tmp_path / "node")
-    proc.start()
-    yield proc
-    proc.stop()
+def node(node_process):
+    return node_process
 
 
 async def test_call_outlives_a_killed_node(node, tmp_path):

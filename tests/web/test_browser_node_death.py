@@ -12,7 +12,6 @@ from page_scripts import KEEP_PCS
 from test_browser_calls import connect
 
 from call_helpers import next_event, until
-from nodeproc import NodeProcess
 from safemeet.peer import Ended, Peer, RemoteScreen
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
@@ -36,11 +35,8 @@ async () => {
 
 
 @pytest.fixture
-def node(tmp_path):
-    proc = NodeProcess(tmp_path / "node")
-    proc.start()
-    yield proc
-    proc.stop()
+def node(node_process):
+    return node_process
 
 
 async def _received(page) -> dict[str, int]:

@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import expect
 
-from call_helpers import until
+from call_helpers import cut_path, until
 from safemeet.peer import Peer
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
@@ -35,14 +35,6 @@ async def app(apps_at, node):
     """Pages that record their call status texts."""
     async with apps_at(node, init_scripts=(RECORD_STATUS,)) as open_app:
         yield open_app
-
-
-def cut_path(call) -> None:
-    """Close every UDP socket of the call's connection, without a DTLS close or ICE goodbye."""
-    pc = call._live.pc
-    ice = pc.getTransceivers()[0].receiver.transport.transport  # max-bundle: one ICE transport
-    for protocol in ice._connection._protocols:
-        protocol.transport.close()
 
 
 async def _recovers(page, python_call, chat_from_page: str) -> float:

@@ -243,3 +243,10 @@ def test_delete_request_round_trips():
     with pytest.raises(WireError) as info:
         wire.check_delete(request, NONCE, Identity.generate().public)
     assert (info.value.code, info.value.id) == ("unauthorized", 9)
+
+
+def test_msg_frame_is_the_encoded_msg():
+    for env in ("A", "abc-_XYZ019", "x" * wire.MAX_ENV):
+        frame = wire.msg_frame(env)
+        assert frame == wire.encode(wire.msg(env))
+        assert json.loads(frame) == {"t": "msg", "env": env}

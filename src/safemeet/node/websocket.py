@@ -198,7 +198,7 @@ class Session:
                              return_exceptions=True)
 
     async def send(self, request: Send, received: float) -> dict[str, Any]:
-        delivered = await self.presence.route(request.to, wire.encode(wire.msg(request.env)))
+        delivered = await self.presence.route(request.to, wire.msg_frame(request.env))
         if delivered:
             self.metrics.route_done(received, time.perf_counter())
         else:

@@ -182,7 +182,8 @@ async def _report_node(peer) -> None:
         if state == "reconnecting":
             print("safemeet: lost the node; reconnecting (a call in progress goes on)", file=sys.stderr, flush=True)
         elif state == "online":
-            print(f"safemeet: connected again; waiting for calls on {peer.number}", file=sys.stderr, flush=True)
+            waiting = "" if peer.active_calls else f"; waiting for calls on {peer.number}"
+            print(f"safemeet: connected to the node again{waiting}", file=sys.stderr, flush=True)
         elif state == "offline":
             return
 

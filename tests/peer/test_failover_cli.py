@@ -55,7 +55,7 @@ async def test_answer_keeps_answering_across_a_node_restart(tmp_path):
         await asyncio.sleep(3)
         await start(node)
         back = (await asyncio.wait_for(answer.stderr.readline(), 40)).decode()
-        assert back == f"safemeet: connected again; waiting for calls on {bob}\n"
+        assert back == f"safemeet: connected to the node again; waiting for calls on {bob}\n"
 
         second = await call()
         assert second["connected"] and second["chat_received"] == ["still here"]

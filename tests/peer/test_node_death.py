@@ -54,3 +54,14 @@ async def test_call_outlives_a_killed_node(node, tmp_path):
         assert ended.ended_by == "remote" and ended.reason == "hangup"
         result = await incoming.wait_ended()
         assert result.screen_frames_received == settled and result.chat_received == ["still here 🛰"]
+
+
+async def test_accepting_after_the_node_died_says_why(node, tmp_path):
+    async with Peer(node.url, tmp_path / "a.key") as alice, Peer(node.url, tmp_path / "b.key") as bob:
+        await alice.call(bob.number)
+        incoming = await bob.next_incoming(10)
+        node.kill()  # while it rings: the accept cannot get out
+        await incoming.accept()
+        result = await incoming.wait_ended()
+        assert not result.connected and result.ended_by == "error", result
+        assert result.error.endswith(": the node cannot be reached"), result

@@ -106,7 +106,6 @@ class _Live:
     screen_feed: SlotTrack | None = None  # what the current connection's screen slot sends
     remote_screen: bool = False
     heard: float = 0.0  # loop time of the last control message from the peer
-    control_open: bool = False  # the control channel opened: silence on it now means a lost path
     restarted_at: float = 0.0
     reconnects: int = 0
     keepalive: asyncio.Task[None] | None = None
@@ -305,6 +304,8 @@ class Call:
                 log.warning("call action %s failed: %s", action, type(exc).__name__)
                 if isinstance(exc, NodeError) and exc.code == "offline":
                     self.detail = "not online"
+                elif isinstance(exc, NodeError) and exc.code in ("disconnected", "closed", "unreachable"):
+                    self.detail = "the node cannot be reached"
                 elif isinstance(exc, MediaError):
                     self.detail = str(exc)
                 if self.phase != "ended":
@@ -413,7 +414,9 @@ class Call:
             live = self._live
             self._control("ping")
             now = loop.time()
-            if self.phase == "connected" and live.control_open and now - live.heard > SILENCE_S:
+            # Silence counts from the moment the call connected, so a path that breaks before the
+            # control channel even opens is noticed as soon as one that breaks later.
+            if self.phase == "connected" and now - live.heard > SILENCE_S:
                 await self._apply("media_lost")
             elif (self.phase == "reconnecting" and self.role == "caller"
                   and now - live.restarted_at > RESTART_RETRY_S):
@@ -644,7 +647,6 @@ class Call:
 
         def opened() -> None:
             live = self._live
-            live.control_open = True
             live.heard = asyncio.get_running_loop().time()
             self._control("screen", live.screen is not None)  # a fresh connection: say it again
 

@@ -75,7 +75,6 @@ export class Call extends EventTarget {
     this.control = null;
     this.keepalive = 0;
     this.heard = 0; // Date.now() of the last control message from the peer
-    this.controlOpen = false; // the control channel opened: silence on it now means a lost path
     /** @type {Rtc[]} connections replaced by a reconnection, closed once the new one connects */
     this.oldRtcs = [];
     this.pendingRtc = false; // a new connection is being made: the peer's candidates wait for it
@@ -215,7 +214,8 @@ export class Call extends EventTarget {
     this.control?.send({ t: 'ping' });
     const now = Date.now();
     const { phase, role } = this.state;
-    if (phase === 'connected' && this.controlOpen && now - this.heard > SILENCE_MS) this.fire('media_lost');
+    // Silence counts from the moment the call connected (a path may break before the channel opens).
+    if (phase === 'connected' && now - this.heard > SILENCE_MS) this.fire('media_lost');
     else if (phase === 'reconnecting' && role === 'caller' && now - this.restartedAt > RESTART_RETRY_MS) this.fire('media_lost');
   }
 
@@ -312,6 +312,7 @@ export class Call extends EventTarget {
       console.warn('call failed:', code);
       if (code === 'unknown_number' || code === 'invalid_number') return this.fire('unknown_number');
       if (code === 'offline') this.detail = 'not online';
+      if (code === 'closed' || code === 'timeout') this.detail = 'the node cannot be reached';
       if (code === 'key_changed') this.detail = 'safety number changed';
       this.fire('media_failed');
     }
@@ -407,7 +408,6 @@ export class Call extends EventTarget {
     const control = new Control(channel);
     this.control = control;
     const opened = () => {
-      this.controlOpen = true;
       this.heard = Date.now();
       control.send({ t: 'screen', on: !!this.screen }); // a fresh connection: say it again
     };

@@ -17,7 +17,8 @@ async def _session(node) -> list:
     assert (await bob.recv())["env"] == env
     await alice.request("not json")
     await alice.request({"t": "nope"})
-    await alice.request({"t": "send", "to": alice.number[:8] + "0", "env": env})
+    typo = alice.number[:8] + str((int(alice.number[8]) + 1) % 10)  # a wrong check digit, always
+    await alice.request({"t": "send", "to": typo, "env": env})
     await bob.close()
     await asyncio.sleep(0.05)
     await alice.request({"t": "send", "to": bob.number, "env": env})  # offline
